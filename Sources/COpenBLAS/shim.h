@@ -1,0 +1,3 @@
+// OpenBLAS's CBLAS interface plus its thread-count controls.
+#pragma once
+#include <cblas.h>

@@ -1,0 +1,1 @@
+// ProGAN module.
