@@ -27,8 +27,8 @@ public final class Var {
     /// (nil where not needed).
     public typealias Backward = (Var, Var, [Bool]) throws -> [Var?]
 
-    /// The computed value.
-    public let value: Tensor
+    /// The computed value (a leaf's may be replaced between graph builds: parameters).
+    public private(set) var value: Tensor
     /// The inputs this node was computed from (empty for leaves and unrecorded results).
     public let parents: [Var]
     let backward: Backward?
@@ -63,6 +63,21 @@ public final class Var {
             return Var(value: value, parents: parents, backward: backward)
         }
         return Var(value)
+    }
+
+    /// Replaces a leaf's value (an optimizer step); the shape must stay the same.
+    public func assign(_ newValue: Tensor) {
+        precondition(parents.isEmpty && newValue.shape == value.shape,
+                     "assign: only a leaf's value can be replaced, with the same shape (\(value.shape))")
+        value = newValue
+    }
+
+    /// Mutates a leaf's value in place (no copy if nothing else holds the storage).
+    public func updateValue(_ body: (inout Tensor) -> Void) {
+        precondition(parents.isEmpty, "updateValue: only a leaf's value can be changed")
+        let shape = value.shape
+        body(&value)
+        precondition(value.shape == shape, "updateValue: shape changed from \(shape) to \(value.shape)")
     }
 
     /// The value's shape.
