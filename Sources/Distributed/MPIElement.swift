@@ -2,6 +2,7 @@ import CMPI
 
 /// The element types the communicator moves: each maps to one MPI datatype.
 public enum MPIElementType: Sendable {
+    /// MPI_UINT8_T, MPI_INT, MPI_INT64_T, MPI_FLOAT, MPI_DOUBLE.
     case uint8, int32, int64, float, double
 
     var datatype: MPI_Datatype {
@@ -32,6 +33,7 @@ extension Double: MPIReducible { public static var mpiElementType: MPIElementTyp
 
 /// The elementwise reduction of an allreduce.
 public enum MPIReduction: Sendable, CustomStringConvertible {
+    /// MPI_SUM, MPI_MAX, MPI_MIN.
     case sum, max, min
 
     var op: MPI_Op {
