@@ -28,3 +28,4 @@ static inline hid_t chdf5_ieee_f32le(void) { return H5T_IEEE_F32LE; }
 static inline hid_t chdf5_ieee_f64le(void) { return H5T_IEEE_F64LE; }
 static inline hid_t chdf5_std_u8le(void) { return H5T_STD_U8LE; }
 static inline hid_t chdf5_std_i64le(void) { return H5T_STD_I64LE; }
+static inline unsigned chdf5_f_obj_all(void) { return H5F_OBJ_ALL; }

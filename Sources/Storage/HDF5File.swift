@@ -198,11 +198,16 @@ public final class HDF5File {
     public func exists(_ objectPath: String) throws -> Bool {
         let id = try openID()
         // H5Lexists fails rather than answering false when a parent is missing, so walk down.
+        // It also fails below a dataset ("w/x" where "w" is a dataset), hence the group check.
+        let components = HDF5File.normalize(objectPath).split(separator: "/")
         var prefix = ""
-        for component in HDF5File.normalize(objectPath).split(separator: "/") {
+        for (index, component) in components.enumerated() {
             prefix += "/" + component
             if !(try HDF5Library.checkBool(H5Lexists(id, prefix, chdf5_p_default()), "H5Lexists",
                                            path: location(prefix))) {
+                return false
+            }
+            if index < components.count - 1, try objectType(prefix) != H5I_GROUP {
                 return false
             }
         }

@@ -16,6 +16,8 @@ final class HDF5FileTests: StorageTestCase {
         XCTAssertEqual(try reopened.shape(of: "/G/block1/conv0/weight"), [2, 3, 4])
         XCTAssertTrue(try reopened.exists("G/block1"))
         XCTAssertFalse(try reopened.exists("G/block2/conv0"))
+        // Below a dataset nothing exists (HDF5's own lookup would fail rather than answer).
+        XCTAssertFalse(try reopened.exists("G/block1/conv0/weight/x"))
     }
 
     func testDoubleUInt8Int64AndScalarRoundTrips() throws {
@@ -105,6 +107,7 @@ final class HDF5FileTests: StorageTestCase {
             XCTAssertEqual(error.path, path)
             XCTAssertTrue(error.message.contains("H5Fcreate"), error.message)
             XCTAssertTrue(error.description.hasPrefix("\(path): H5Fcreate failed: "), error.description)
+            XCTAssertFalse(error.description.contains("\n"), "HDF5's stack must be folded into one line")
         }
     }
 
