@@ -35,7 +35,7 @@ extension Var {
             throw ShapeError("conv2d", "input must be [N,C,H,W] and weight [O,C,k,k] with odd k; got \(x.shape) and \(w.shape)")
         }
         guard x.shape[1] == w.shape[1] else {
-            throw ShapeError("conv2d", "input has \(x.shape[1]) channels but weight \(w.shape) expects \(w.shape[1])")
+            throw ShapeError("conv2d", "input \(x.shape) has \(x.shape[1]) channels but weight \(w.shape) expects \(w.shape[1])")
         }
         let k = w.shape[2]
         return Var.op(Tensor.conv2d(x.value, w.value), [x, w]) { _, g, needs in
