@@ -1,0 +1,102 @@
+import ArgumentParser
+import Foundation
+import TensorKit
+
+/// `progan-mpi bench-kernels`: GFLOP/s of the convolution kernels the networks spend their time
+/// in, next to plain sgemm of the same size in the same run, so the im2col overhead is visible.
+///
+/// A micro-benchmark, not a test: hidden from help. Each kernel runs `--warmup` times untimed,
+/// then `--repeats` timed runs; the median is reported. A 3x3 same-padded convolution at C in and
+/// O out channels, H x W, batch N does `2 N O H W C 9` flops in each of forward, backward-data
+/// (`conv2d(g, flipT(w))`, as the autograd rule runs it) and backward-weight
+/// (`conv2dWeightGradient`); the sgemm baselines have the shapes of the products inside them:
+/// `[O, C*9] x [C*9, N*H*W]` (forward, backward-data) and `[O, N*H*W] x [C*9, N*H*W]^T`
+/// (backward-weight), the same flop count.
+struct BenchKernelsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench-kernels",
+        abstract: "Print GFLOP/s of 3x3 convolution forward/backward kernels and of sgemm of a comparable size.",
+        shouldDisplay: false)
+
+    @Option(help: "OpenBLAS threads.")
+    var threads = 1
+
+    @Option(help: "Batch size N.")
+    var batch = 16
+
+    @Option(help: "Input and output channels C = O.")
+    var channels = 512
+
+    @Option(help: "Height and width of the feature maps.")
+    var size = 16
+
+    @Option(help: "Untimed runs of each kernel before timing.")
+    var warmup = 1
+
+    @Option(help: "Timed runs of each kernel; the median is reported.")
+    var repeats = 5
+
+    func validate() throws {
+        guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
+        guard batch >= 1, channels >= 1, size >= 1 else {
+            throw ValidationError("--batch, --channels and --size must be at least 1")
+        }
+        guard warmup >= 0, repeats >= 1 else { throw ValidationError("--warmup must be >= 0 and --repeats >= 1") }
+    }
+
+    /// Median seconds of `repeats` timed runs of `body`, after `warmup` untimed ones.
+    func time(_ body: () -> Float) -> (median: Double, all: [Double]) {
+        var sink: Float = 0
+        for _ in 0..<warmup { sink += body() }
+        let clock = ContinuousClock()
+        var times: [Double] = []
+        for _ in 0..<repeats {
+            let d = clock.measure { sink += body() }
+            times.append(Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18)
+        }
+        // Keeps the results observable, so no run can be optimized away.
+        if sink.isNaN { print("(a result was NaN)") }
+        let sorted = times.sorted()
+        let mid = sorted.count / 2
+        let median = sorted.count % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
+        return (median, times)
+    }
+
+    func run() throws {
+        BLAS.threads = threads
+        let (n, c, o, hw, k) = (batch, channels, channels, size * size, 3)
+        let flops = 2.0 * Double(n) * Double(o) * Double(hw) * Double(c * k * k)
+        let rng = CounterRNG(seed: 1)
+        let x = Tensor.randomNormal([n, c, size, size], rng: rng, stream: 1)
+        let w = Tensor.randomNormal([o, c, k, k], rng: rng, stream: 2) * 0.01
+        let g = Tensor.randomNormal([n, o, size, size], rng: rng, stream: 3)
+        // sgemm operands of the conv's product shapes: [m, kk] x [kk, cols].
+        let (m, kk, cols) = (o, c * k * k, n * hw)
+        let a = Tensor.randomNormal([m, kk], rng: rng, stream: 4)
+        let b = Tensor.randomNormal([kk, cols], rng: rng, stream: 5)
+        let gt = Tensor.randomNormal([m, cols], rng: rng, stream: 6)
+        let bt = Tensor.randomNormal([kk, cols], rng: rng, stream: 7)
+
+        print("bench-kernels: 3x3 conv, N \(n), C \(c) -> O \(o), \(size)x\(size); "
+              + "\(String(format: "%.2f", flops / 1e9)) GFLOP per kernel call")
+        print("OpenBLAS \(BLAS.configuration), threads \(BLAS.threads); "
+              + "\(ProcessInfo.processInfo.activeProcessorCount) CPUs online; warm-up \(warmup), median of \(repeats)")
+        let chunk = max(1, min(n, Tensor.im2colBudget / max(1, c * k * k * hw)))
+        print("im2col: \(chunk) of \(n) samples per chunk (budget \(Tensor.im2colBudget) floats)")
+
+        let cases: [(String, () -> Float)] = [
+            ("conv forward", { Tensor.conv2d(x, w).data[0] }),
+            ("conv backward-data", { Tensor.conv2d(g, w.flippedTransposedKernel()).data[0] }),
+            ("conv backward-weight", { Tensor.conv2dWeightGradient(x, g, kernel: k).data[0] }),
+            ("sgemm NN \(m)x\(kk) * \(kk)x\(cols)", { Tensor.matmul(a, b).data[0] }),
+            ("sgemm NT \(m)x\(cols) * (\(kk)x\(cols))^T", { Tensor.matmul(gt, bt, transB: true).data[0] }),
+        ]
+        for (name, body) in cases {
+            let t = time(body)
+            let all = t.all.map { String(format: "%.1f", $0 * 1e3) }.joined(separator: " ")
+            print(name.padding(toLength: 36, withPad: " ", startingAt: 0)
+                  + String(format: "%8.1f GFLOP/s  median %8.1f ms", flops / t.median / 1e9, t.median * 1e3)
+                  + "  (runs ms: \(all))")
+        }
+    }
+}
