@@ -19,3 +19,13 @@ static inline unsigned chdf5_f_acc_excl(void) { return H5F_ACC_EXCL; }
 static inline unsigned chdf5_f_acc_rdonly(void) { return H5F_ACC_RDONLY; }
 static inline unsigned chdf5_f_acc_rdwr(void) { return H5F_ACC_RDWR; }
 static inline size_t chdf5_variable(void) { return H5T_VARIABLE; }
+
+// Storage additions: the default error stack and link-creation class are macros too, and the
+// standard (fixed byte order) file types keep files identical whichever machine writes them.
+static inline hid_t chdf5_e_default(void) { return H5E_DEFAULT; }
+static inline hid_t chdf5_p_link_create(void) { return H5P_LINK_CREATE; }
+static inline hid_t chdf5_ieee_f32le(void) { return H5T_IEEE_F32LE; }
+static inline hid_t chdf5_ieee_f64le(void) { return H5T_IEEE_F64LE; }
+static inline hid_t chdf5_std_u8le(void) { return H5T_STD_U8LE; }
+static inline hid_t chdf5_std_i64le(void) { return H5T_STD_I64LE; }
+static inline unsigned chdf5_f_obj_all(void) { return H5F_OBJ_ALL; }

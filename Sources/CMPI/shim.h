@@ -25,3 +25,17 @@ static inline int cmpi_thread_single(void) { return MPI_THREAD_SINGLE; }
 static inline int cmpi_thread_funneled(void) { return MPI_THREAD_FUNNELED; }
 static inline int cmpi_thread_serialized(void) { return MPI_THREAD_SERIALIZED; }
 static inline int cmpi_thread_multiple(void) { return MPI_THREAD_MULTIPLE; }
+static inline int cmpi_max_processor_name(void) { return MPI_MAX_PROCESSOR_NAME; }
+static inline MPI_Datatype cmpi_uint8(void) { return MPI_UINT8_T; }
+
+// Not MPI, but Distributed's only C entry point (Package.swift keeps the module list fixed):
+// relaxed 64-bit atomics over a plain word, portable to every target the package builds for
+// (Swift's Synchronization.Atomic needs macOS 15). Used by the collective watchdog, whose
+// state is one self-contained word, so atomicity (no torn or elided access) is all it needs.
+#include <stdint.h>
+static inline void cmpi_atomic_store_relaxed_u64(uint64_t *word, uint64_t value) {
+    __atomic_store_n(word, value, __ATOMIC_RELAXED);
+}
+static inline uint64_t cmpi_atomic_load_relaxed_u64(const uint64_t *word) {
+    return __atomic_load_n(word, __ATOMIC_RELAXED);
+}

@@ -9,7 +9,7 @@ struct ProganMPI: ParsableCommand {
         subcommands: ProganMPI.allSubcommands)
 
     /// Every subcommand; each lives in a file of its own named after it.
-    static var allSubcommands: [ParsableCommand.Type] { [] }
+    static var allSubcommands: [ParsableCommand.Type] { [DevStepCommand.self, MPISelfTestCommand.self] }
 }
 
 ProganMPI.main()

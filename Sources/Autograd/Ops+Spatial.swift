@@ -1,0 +1,62 @@
+import TensorKit
+
+// Resampling and channel layout. Nearest 2x upsampling and 2x2 average pooling are adjoint up to a
+// factor 4; narrowing and embedding (zero padding) are exact adjoints; concat's rule narrows.
+
+extension Var {
+    /// Nearest-neighbour 2x upsampling [N,C,H,W] -> [N,C,2H,2W]; backward is 4 x average pooling.
+    public func upsample2x() throws -> Var {
+        guard shape.count == 4 else { throw ShapeError("upsample2x", "NCHW input expected, got \(shape)") }
+        return Var.op(value.upsampled2x(), [self]) { _, g, _ in [try g.avgPool2x() * 4] }
+    }
+
+    /// 2x2 average pooling [N,C,H,W] -> [N,C,H/2,W/2]; backward is upsampling / 4.
+    public func avgPool2x() throws -> Var {
+        guard shape.count == 4, shape[2] % 2 == 0, shape[3] % 2 == 0 else {
+            throw ShapeError("avgPool2x", "NCHW input with even height and width expected, got \(shape)")
+        }
+        return Var.op(value.avgPooled2x(), [self]) { _, g, _ in [try g.upsample2x() * 0.25] }
+    }
+
+    /// Elements `start..<start+length` along `axis`.
+    public func narrow(axis: Int, start: Int, length: Int) throws -> Var {
+        guard axis >= 0, axis < shape.count, start >= 0, length >= 0, start + length <= shape[axis] else {
+            throw ShapeError("narrow", "\(start)..<\(start + length) is outside axis \(axis) of \(shape)")
+        }
+        let total = shape[axis]
+        return Var.op(value.narrowed(axis: axis, start: start, length: length), [self]) { _, g, _ in
+            [try g.embed(axis: axis, start: start, total: total)]
+        }
+    }
+
+    /// This tensor placed at `start` along `axis` within zeros of size `total` (adjoint of narrow).
+    public func embed(axis: Int, start: Int, total: Int) throws -> Var {
+        guard axis >= 0, axis < shape.count, start >= 0, start + shape[axis] <= total else {
+            throw ShapeError("embed", "\(shape) at \(start) does not fit \(total) along axis \(axis)")
+        }
+        let length = shape[axis]
+        return Var.op(value.embedded(axis: axis, start: start, total: total), [self]) { _, g, _ in
+            [try g.narrow(axis: axis, start: start, length: length)]
+        }
+    }
+
+    /// Concatenation along `axis`; other dimensions must agree.
+    public static func concat(_ parts: [Var], axis: Int) throws -> Var {
+        guard let first = parts.first else { throw ShapeError("concat", "no inputs") }
+        guard axis >= 0, axis < first.shape.count,
+              parts.allSatisfy({ p in p.shape.count == first.shape.count
+                  && (0..<first.shape.count).allSatisfy { $0 == axis || p.shape[$0] == first.shape[$0] } }) else {
+            throw ShapeError("concat", "shapes \(parts.map(\.shape)) differ off axis \(axis)")
+        }
+        let lengths = parts.map { $0.shape[axis] }
+        return Var.op(Tensor.concat(parts.map(\.value), axis: axis), parts) { _, g, needs in
+            var start = 0
+            var out: [Var?] = []
+            for (i, len) in lengths.enumerated() {
+                out.append(needs[i] ? try g.narrow(axis: axis, start: start, length: len) : nil)
+                start += len
+            }
+            return out
+        }
+    }
+}

@@ -1,0 +1,363 @@
+import Autograd
+import CMPI
+import Foundation
+
+/// A group of MPI ranks and the collectives over it; the MPI backend of Autograd's `Collective`.
+///
+/// Every method is collective: every rank of the group must call the same methods in the same
+/// order with matching arguments (equal counts where stated, the same root). The throwing
+/// methods return MPI's errors; the `Collective` methods end the job instead (see there).
+/// Every collective is watched by a `CollectiveWatchdog`.
+///
+/// Not thread-safe: use one communicator from one thread at a time. A later communication
+/// thread (bucketed allreduce overlapping backward) should use its own `duplicate()`, which
+/// keeps its messages apart and has its own watchdog.
+public final class Communicator: Collective {
+    /// The MPI library this communicator needs; kept alive (not finalized) while it exists.
+    public let environment: MPIEnvironment
+    /// This process's index in the group, `0..<size`.
+    public let rank: Int
+    /// Number of processes in the group.
+    public let size: Int
+    /// The host this rank runs on, as MPI_Get_processor_name says.
+    public let processorName: String
+    /// The watchdog of this communicator's collectives (polling only if configured).
+    public let watchdog: CollectiveWatchdog
+
+    let handle: MPI_Comm
+    private let ownsHandle: Bool
+
+    /// The communicator of all ranks of the job (MPI_COMM_WORLD).
+    /// - Parameters:
+    ///   - environment: the initialized MPI library.
+    ///   - watchdog: limits for the watchdog thread, or nil to start none.
+    /// - Throws: `MPIError` if rank, size or processor name cannot be read.
+    public convenience init(world environment: MPIEnvironment,
+                            watchdog: CollectiveWatchdog.Configuration? = CollectiveWatchdog.Configuration()) throws {
+        try self.init(environment: environment, handle: cmpi_comm_world(), ownsHandle: false, watchdog: watchdog)
+    }
+
+    private init(environment: MPIEnvironment, handle: MPI_Comm, ownsHandle: Bool,
+                 watchdog: CollectiveWatchdog.Configuration?) throws {
+        self.environment = environment
+        self.handle = handle
+        self.ownsHandle = ownsHandle
+        var rank: Int32 = 0
+        var size: Int32 = 0
+        try mpiCheck("MPI_Comm_rank", MPI_Comm_rank(handle, &rank))
+        try mpiCheck("MPI_Comm_size", MPI_Comm_size(handle, &size))
+        self.rank = Int(rank)
+        self.size = Int(size)
+        var name = [CChar](repeating: 0, count: Int(cmpi_max_processor_name()) + 1)
+        var length: Int32 = 0
+        try mpiCheck("MPI_Get_processor_name", MPI_Get_processor_name(&name, &length))
+        processorName = String(decoding: name.prefix(Int(length)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        self.watchdog = CollectiveWatchdog(rank: Int(rank), configuration: watchdog ?? CollectiveWatchdog.Configuration())
+        if watchdog != nil { self.watchdog.start() }
+    }
+
+    deinit {
+        watchdog.stop()
+        if ownsHandle, !MPIEnvironment.isFinalized {
+            var comm: MPI_Comm? = handle
+            _ = MPI_Comm_free(&comm)
+        }
+    }
+
+    /// A new communicator over the same ranks whose messages never mix with this one's
+    /// (MPI_Comm_dup), with its own watchdog of the same configuration (or none).
+    /// - Throws: `MPIError` if MPI_Comm_dup fails.
+    public func duplicate() throws -> Communicator {
+        var copy: MPI_Comm? = nil
+        try run(.duplicate) { MPI_Comm_dup(handle, &copy) }
+        guard let copy else { throw MPIError(call: "MPI_Comm_dup", code: MPI_ERR_OTHER, detail: "no communicator returned") }
+        // The copy inherits MPI_ERRORS_RETURN from this communicator.
+        return try Communicator(environment: environment, handle: copy, ownsHandle: true,
+                                watchdog: watchdog.isStarted ? watchdog.configuration : nil)
+    }
+
+    /// What the caller is doing, named in watchdog and abort messages (e.g. "step 1234, D
+    /// gradient allreduce"). Set it per step or phase: it takes a lock, collectives do not.
+    public var label: String {
+        get { watchdog.label }
+        set { watchdog.label = newValue }
+    }
+
+    // MARK: - Collectives that throw
+
+    /// Waits until every rank has called it.
+    /// - Throws: `MPIError` if MPI_Barrier fails.
+    public func barrier() throws {
+        try run(.barrier) { MPI_Barrier(handle) }
+    }
+
+    /// Sends `root`'s array to every rank; receivers learn its length.
+    /// - Parameters:
+    ///   - values: the data on `root`; ignored on the other ranks (pass `[]`).
+    ///   - root: the sending rank.
+    /// - Returns: `root`'s array, on every rank.
+    /// - Throws: `MPIError` if an MPI_Bcast fails or the length exceeds MPI's 32-bit count.
+    public func broadcast<T: MPIElement>(_ values: [T], root: Int = 0) throws -> [T] {
+        try checkRoot(root, .broadcast)
+        var length = Int64(rank == root ? values.count : 0)
+        try run(.broadcast) { MPI_Bcast(&length, 1, cmpi_int64(), Int32(root), handle) }
+        let count = Int(length)
+        let mpiCount = try checkedCount(count, .broadcast)
+        if rank == root {
+            // The root only reads its buffer: no copy of `values` is needed.
+            try values.withUnsafeBytes { bytes in
+                let pointer = bytes.baseAddress.map { UnsafeMutableRawPointer(mutating: $0) } ?? Communicator.scratch
+                try run(.broadcast) { MPI_Bcast(pointer, mpiCount, T.mpiElementType.datatype, Int32(root), handle) }
+            }
+            return values
+        }
+        return try [T](unsafeUninitializedCapacity: count) { buffer, initialized in
+            let pointer = UnsafeMutableRawPointer(buffer.baseAddress) ?? Communicator.scratch
+            try run(.broadcast) { MPI_Bcast(pointer, mpiCount, T.mpiElementType.datatype, Int32(root), handle) }
+            initialized = count
+        }
+    }
+
+    /// Overwrites `values` on every rank with `root`'s; the counts must be equal on all ranks
+    /// (as for parameters broadcast from rank 0 at start), which saves the length message.
+    /// - Parameters:
+    ///   - values: the buffer, equal in count on every rank.
+    ///   - root: the sending rank.
+    /// - Throws: `MPIError` if MPI_Bcast fails or the count exceeds MPI's 32-bit count.
+    public func broadcastInPlace<T: MPIElement>(_ values: inout [T], root: Int = 0) throws {
+        try checkRoot(root, .broadcast)
+        let count = try checkedCount(values.count, .broadcast)
+        try values.withUnsafeMutableBytes { bytes in
+            let pointer = bytes.baseAddress ?? Communicator.scratch
+            try run(.broadcast) { MPI_Bcast(pointer, count, T.mpiElementType.datatype, Int32(root), handle) }
+        }
+    }
+
+    /// Sends `root`'s string to every rank (as UTF-8).
+    /// - Parameters:
+    ///   - string: the text on `root`; ignored elsewhere.
+    ///   - root: the sending rank.
+    /// - Returns: `root`'s string, on every rank.
+    /// - Throws: `MPIError` as `broadcast(_:root:)`.
+    public func broadcast(_ string: String, root: Int = 0) throws -> String {
+        let bytes = try broadcast(rank == root ? Array(string.utf8) : [UInt8](), root: root)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Sends `root`'s bytes to every rank.
+    /// - Parameters:
+    ///   - data: the bytes on `root`; ignored elsewhere.
+    ///   - root: the sending rank.
+    /// - Returns: `root`'s bytes, on every rank.
+    /// - Throws: `MPIError` as `broadcast(_:root:)`.
+    public func broadcast(_ data: Data, root: Int = 0) throws -> Data {
+        Data(try broadcast(rank == root ? [UInt8](data) : [UInt8](), root: root))
+    }
+
+    /// Reduces equal-count arrays elementwise across ranks, in place, on every rank.
+    /// - Parameters:
+    ///   - values: this rank's contribution, replaced by the result; equal counts on all ranks.
+    ///   - op: sum, max or min.
+    /// - Throws: `MPIError` if MPI_Allreduce fails or the count exceeds MPI's 32-bit count.
+    public func allReduce<T: MPIReducible>(_ values: inout [T], op: MPIReduction) throws {
+        let count = try checkedCount(values.count, .allReduce)
+        try values.withUnsafeMutableBytes { bytes in
+            let pointer = bytes.baseAddress ?? Communicator.scratch
+            try run(.allReduce) {
+                MPI_Allreduce(cmpi_in_place(), pointer, count, T.mpiElementType.datatype, op.op, handle)
+            }
+        }
+    }
+
+    /// Reduces one value across ranks.
+    /// - Parameters:
+    ///   - value: this rank's value.
+    ///   - op: sum, max or min.
+    /// - Returns: the reduction, on every rank.
+    /// - Throws: `MPIError` if MPI_Allreduce fails.
+    public func allReduce<T: MPIReducible>(_ value: T, op: MPIReduction) throws -> T {
+        var values = [value]
+        try allReduce(&values, op: op)
+        return values[0]
+    }
+
+    /// Concatenates equal-count arrays of all ranks in rank order.
+    /// - Parameter values: this rank's part; equal counts on all ranks.
+    /// - Returns: `size * values.count` elements, rank 0's first.
+    /// - Throws: `MPIError` if MPI_Allgather fails or the total exceeds MPI's 32-bit count.
+    public func allGather<T: MPIElement>(sending values: [T]) throws -> [T] {
+        let count = try checkedCount(values.count, .allGather)
+        let total = values.count * size
+        _ = try checkedCount(total, .allGather)
+        let type = T.mpiElementType.datatype
+        return try [T](unsafeUninitializedCapacity: total) { out, initialized in
+            let receive = UnsafeMutableRawPointer(out.baseAddress) ?? Communicator.scratch
+            try values.withUnsafeBytes { bytes in
+                let send = bytes.baseAddress ?? UnsafeRawPointer(Communicator.scratch)
+                try run(.allGather) { MPI_Allgather(send, count, type, receive, count, type, handle) }
+            }
+            initialized = total
+        }
+    }
+
+    /// Concatenates arrays of any count from all ranks in rank order.
+    /// - Parameter values: this rank's part, of any count.
+    /// - Returns: the concatenation and each rank's count.
+    /// - Throws: `MPIError` if MPI_Allgather (of the counts) or MPI_Allgatherv fails, or the
+    ///   total exceeds MPI's 32-bit count.
+    public func allGatherv<T: MPIElement>(sending values: [T]) throws -> (values: [T], counts: [Int]) {
+        let count = try checkedCount(values.count, .allGatherv)
+        let counts = try allGather(sending: [Int64(values.count)]).map { Int($0) }
+        let (counts32, displacements, total) = try layout(counts, .allGatherv)
+        let type = T.mpiElementType.datatype
+        let result = try [T](unsafeUninitializedCapacity: total) { out, initialized in
+            let receive = UnsafeMutableRawPointer(out.baseAddress) ?? Communicator.scratch
+            try values.withUnsafeBytes { bytes in
+                let send = bytes.baseAddress ?? UnsafeRawPointer(Communicator.scratch)
+                try run(.allGatherv) {
+                    MPI_Allgatherv(send, count, type, receive, counts32, displacements, type, handle)
+                }
+            }
+            initialized = total
+        }
+        return (result, counts)
+    }
+
+    /// Reduces equal-count arrays elementwise across ranks and returns this rank's block:
+    /// elements `rank * n / size ..< (rank + 1) * n / size` of the reduction.
+    /// - Parameters:
+    ///   - values: this rank's contribution; equal counts `n` on all ranks, divisible by `size`.
+    ///   - op: sum, max or min.
+    /// - Returns: this rank's `n / size` elements.
+    /// - Throws: `MPIError` if MPI_Reduce_scatter_block fails or the count exceeds MPI's limit.
+    public func reduceScatter<T: MPIReducible>(sending values: [T], op: MPIReduction = .sum) throws -> [T] {
+        precondition(values.count % size == 0,
+                     "reduceScatter: count \(values.count) is not divisible by the group size \(size)")
+        let block = values.count / size
+        let count = try checkedCount(block, .reduceScatter)
+        _ = try checkedCount(values.count, .reduceScatter)
+        return try [T](unsafeUninitializedCapacity: block) { out, initialized in
+            let receive = UnsafeMutableRawPointer(out.baseAddress) ?? Communicator.scratch
+            try values.withUnsafeBytes { bytes in
+                let send = bytes.baseAddress ?? UnsafeRawPointer(Communicator.scratch)
+                try run(.reduceScatter) {
+                    MPI_Reduce_scatter_block(send, receive, count, T.mpiElementType.datatype, op.op, handle)
+                }
+            }
+            initialized = block
+        }
+    }
+
+    /// Collects the arrays of all ranks, of any count, on `root`.
+    /// - Parameters:
+    ///   - values: this rank's part.
+    ///   - root: the receiving rank.
+    /// - Returns: on `root`, each rank's array in rank order; nil on the other ranks.
+    /// - Throws: `MPIError` if MPI_Gather (of the counts) or MPI_Gatherv fails, or the total
+    ///   exceeds MPI's 32-bit count.
+    public func gather<T: MPIElement>(sending values: [T], root: Int = 0) throws -> [[T]]? {
+        try checkRoot(root, .gather)
+        let count = try checkedCount(values.count, .gatherv)
+        var mine = Int64(values.count)
+        var counts64 = [Int64](repeating: 0, count: rank == root ? size : 1)
+        try counts64.withUnsafeMutableBytes { out in
+            let receive = out.baseAddress ?? Communicator.scratch
+            try run(.gather) { MPI_Gather(&mine, 1, cmpi_int64(), receive, 1, cmpi_int64(), Int32(root), handle) }
+        }
+        let counts = rank == root ? counts64.map { Int($0) } : [Int](repeating: 0, count: size)
+        let (counts32, displacements, total) = try layout(counts, .gatherv)
+        let type = T.mpiElementType.datatype
+        let flat = try [T](unsafeUninitializedCapacity: total) { out, initialized in
+            let receive = UnsafeMutableRawPointer(out.baseAddress) ?? Communicator.scratch
+            try values.withUnsafeBytes { bytes in
+                let send = bytes.baseAddress ?? UnsafeRawPointer(Communicator.scratch)
+                try run(.gatherv) {
+                    MPI_Gatherv(send, count, type, receive, counts32, displacements, type, Int32(root), handle)
+                }
+            }
+            initialized = total
+        }
+        guard rank == root else { return nil }
+        return (0..<size).map { r in Array(flat[Int(displacements[r]) ..< Int(displacements[r]) + counts[r]]) }
+    }
+
+    /// Ends every rank of the job: prints `message` to stderr, then MPI_Abort with `code`.
+    /// - Parameters:
+    ///   - message: one line saying why.
+    ///   - code: the job's exit code.
+    public func abort(_ message: String, code: Int32 = 1) -> Never {
+        abortJob(message, code: code)
+    }
+
+    // MARK: - Helpers
+
+    /// A valid address for empty buffers: MPI may reject a null buffer even with count 0.
+    static let scratch = UnsafeMutableRawPointer.allocate(byteCount: 64, alignment: 64)
+
+    /// Runs one MPI call under the watchdog and throws its error, named after `kind`'s call.
+    @inline(__always)
+    private func run(_ kind: CollectiveKind, _ body: () -> Int32) throws {
+        watchdog.enter(kind)
+        let code = body()
+        watchdog.leave()
+        if code != MPI_SUCCESS { throw MPIError(call: kind.description, code: code) }
+    }
+
+    private func checkedCount(_ count: Int, _ kind: CollectiveKind) throws -> Int32 {
+        guard count <= Int(Int32.max) else {
+            throw MPIError(call: kind.description, code: MPI_ERR_COUNT,
+                           detail: "\(count) elements exceed MPI's 32-bit count: split the buffer")
+        }
+        return Int32(count)
+    }
+
+    private func checkRoot(_ root: Int, _ kind: CollectiveKind) throws {
+        guard (0..<size).contains(root) else {
+            throw MPIError(call: kind.description, code: MPI_ERR_ROOT, detail: "root \(root) is not in 0..<\(size)")
+        }
+    }
+
+    /// Int32 counts and displacements of a v-collective, and the total.
+    private func layout(_ counts: [Int], _ kind: CollectiveKind) throws -> ([Int32], [Int32], Int) {
+        var displacements = [Int32]()
+        displacements.reserveCapacity(counts.count)
+        var total = 0
+        for count in counts {
+            displacements.append(try checkedCount(total, kind))
+            total += count
+        }
+        _ = try checkedCount(total, kind)
+        return (counts.map { Int32($0) }, displacements, total)
+    }
+}
+
+// MARK: - Collective (Autograd)
+
+extension Communicator {
+    /// Concatenates equal-length buffers of all ranks in rank order; on an MPI error, prints
+    /// one line and aborts the job (a half-finished collective cannot be recovered).
+    public func allGather(_ x: [Float]) -> [Float] {
+        orAbort { try allGather(sending: x) }
+    }
+
+    /// Sums equal-length buffers across ranks and returns this rank's block; aborts the job on
+    /// an MPI error. `x.count` must be divisible by `size`.
+    public func reduceScatter(_ x: [Float]) -> [Float] {
+        orAbort { try reduceScatter(sending: x, op: .sum) }
+    }
+
+    /// Sums equal-length buffers across ranks in place; aborts the job on an MPI error.
+    public func allReduceSum(_ x: inout [Float]) {
+        orAbort { try allReduce(&x, op: .sum) }
+    }
+
+    private func orAbort<R>(_ body: () throws -> R) -> R {
+        do {
+            return try body()
+        } catch {
+            let place = label.isEmpty ? "" : " at \"\(label)\""
+            abortJob("progan-mpi: rank \(rank): \(error)\(place): aborting the job "
+                     + "(a half-finished collective cannot be recovered)", code: 1)
+        }
+    }
+}

@@ -1,0 +1,81 @@
+import Autograd
+import TensorKit
+
+/// The progressive discriminator (paper Table 2, right), the mirror of G.
+///
+/// fromRGB at every resolution: 1x1 conv + LReLU. Block at R > 4: conv3x3 (nf(R)), conv3x3
+/// (nf(R/2)), each + LReLU, then 2x2 average pool. Final 4x4 block: minibatch stddev (one extra
+/// feature map), conv3x3, dense to nf(0) (LReLU), dense to 1 (gain 1, linear).
+/// During a fade-in at R the output of block R is blended with fromRGB_{R/2} of the
+/// average-pooled image: `lerp(fromRGB_{R/2}(pool(img)), block_R(fromRGB_R(img)), alpha)`.
+public final class Discriminator {
+    public let config: NetworkConfig
+    public let parameters = ParameterSet()
+    var fromRGB: [Int: EqualizedConv2d] = [:]
+    var convs: [Int: [EqualizedConv2d]] = [:]
+    let finalConv: EqualizedConv2d
+    let finalDense0: EqualizedDense
+    let finalDense1: EqualizedDense
+
+    /// Builds D with weights drawn from `seed`.
+    public init(_ config: NetworkConfig, seed: UInt64) {
+        self.config = config
+        let ini = Initializer(rng: CounterRNG(seed: seed))
+        let eq = config.equalizedLR
+        let gain = Float(2).squareRoot()
+        for r in config.resolutions.reversed() {
+            fromRGB[r] = EqualizedConv2d(parameters, "D/fromRGB/\(r)x\(r)", inChannels: config.channels,
+                                         outChannels: config.width(at: r), kernel: 1, gain: gain, equalized: eq,
+                                         initializer: ini)
+            if r > 4 {
+                let (c0, c1) = (config.width(at: r), config.width(at: r / 2))
+                convs[r] = [
+                    EqualizedConv2d(parameters, "D/\(r)x\(r)/conv0", inChannels: c0, outChannels: c0, kernel: 3,
+                                    gain: gain, equalized: eq, initializer: ini),
+                    EqualizedConv2d(parameters, "D/\(r)x\(r)/conv1", inChannels: c0, outChannels: c1, kernel: 3,
+                                    gain: gain, equalized: eq, initializer: ini),
+                ]
+            }
+        }
+        let nf4 = config.width(at: 4)
+        finalConv = EqualizedConv2d(parameters, "D/4x4/conv", inChannels: nf4 + 1, outChannels: nf4, kernel: 3,
+                                    gain: gain, equalized: eq, initializer: ini)
+        finalDense0 = EqualizedDense(parameters, "D/4x4/dense0", inFeatures: nf4 * 16, outFeatures: config.nf(0),
+                                     gain: gain, equalized: eq, initializer: ini)
+        finalDense1 = EqualizedDense(parameters, "D/4x4/dense1", inFeatures: config.nf(0), outFeatures: 1,
+                                     gain: 1, equalized: eq, initializer: ini)
+    }
+
+    func lrelu(_ x: Var) -> Var { x.leakyReLU(config.leakySlope) }
+
+    /// Scores [N, 1] for images [N, C, R, R].
+    ///
+    /// - Parameters:
+    ///   - alpha: fade-in weight of the newest block (see the type's documentation).
+    ///   - comm: the ranks whose samples together form the minibatch seen by minibatch stddev; the
+    ///     local batch is this rank's block of the global one, in rank order.
+    public func callAsFunction(_ images: Var, resolution: Int, alpha: Float = 1,
+                               comm: Collective = LocalCollective()) throws -> Var {
+        guard config.resolutions.contains(resolution) else {
+            throw ConfigError("discriminator: resolution \(resolution) is not one of \(config.resolutions)")
+        }
+        guard images.shape == [images.shape.first ?? 0, config.channels, resolution, resolution] else {
+            throw ShapeError("discriminator", "images must be [N, \(config.channels), \(resolution), \(resolution)], got \(images.shape)")
+        }
+        var x = lrelu(try fromRGB[resolution]!(images))
+        var r = resolution
+        while r > 4 {
+            for conv in convs[r]! { x = lrelu(try conv(x)) }
+            x = try x.avgPool2x()
+            if r == resolution && alpha < 1 {
+                let old = lrelu(try fromRGB[r / 2]!(images.avgPool2x()))
+                x = try Var.lerp(old, x, alpha)
+            }
+            r /= 2
+        }
+        x = try minibatchStddev(x, groupSize: config.mbstdGroupSize, comm: comm)
+        x = lrelu(try finalConv(x))
+        x = lrelu(try finalDense0(x.reshape([x.shape[0], x.shape[1] * 16])))
+        return try finalDense1(x)
+    }
+}

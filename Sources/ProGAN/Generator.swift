@@ -1,0 +1,89 @@
+import Autograd
+import TensorKit
+
+/// The progressive generator (paper Table 2, left).
+///
+/// 4x4 block: pixel-normalized latent -> dense to `nf*16` (gain sqrt(2)/4) -> reshape [N,nf,4,4]
+/// -> bias, LReLU, pixelnorm -> conv3x3, LReLU, pixelnorm. Each later block: nearest 2x up,
+/// two conv3x3 each with LReLU and pixelnorm. toRGB at every resolution: 1x1 conv, gain 1, linear.
+/// All blocks up to the final resolution exist from the start; a forward pass at resolution R
+/// runs the blocks up to R, and during a fade-in blends the upsampled previous output.
+public final class Generator {
+    public let config: NetworkConfig
+    public let parameters = ParameterSet()
+    let dense: EqualizedDense
+    let denseBias: Var
+    var convs: [Int: [EqualizedConv2d]] = [:]
+    var toRGB: [Int: EqualizedConv2d] = [:]
+
+    /// Builds G with weights drawn from `seed` (identical on every rank for the same seed).
+    public init(_ config: NetworkConfig, seed: UInt64) {
+        self.config = config
+        let ini = Initializer(rng: CounterRNG(seed: seed))
+        let eq = config.equalizedLR
+        let nf4 = config.width(at: 4)
+        dense = EqualizedDense(parameters, "G/4x4/dense", inFeatures: config.latentSize, outFeatures: nf4 * 16,
+                               gain: Float(2).squareRoot() / 4, equalized: eq, hasBias: false, initializer: ini)
+        denseBias = parameters.add("G/4x4/dense/bias", Tensor.zeros([nf4]))
+        let gain = Float(2).squareRoot()
+        convs[4] = [EqualizedConv2d(parameters, "G/4x4/conv", inChannels: nf4, outChannels: nf4, kernel: 3,
+                                    gain: gain, equalized: eq, initializer: ini)]
+        toRGB[4] = EqualizedConv2d(parameters, "G/toRGB/4x4", inChannels: nf4, outChannels: config.channels,
+                                   kernel: 1, gain: 1, equalized: eq, initializer: ini)
+        for r in config.resolutions.dropFirst() {
+            let (cin, cout) = (config.width(at: r / 2), config.width(at: r))
+            convs[r] = [
+                EqualizedConv2d(parameters, "G/\(r)x\(r)/conv0", inChannels: cin, outChannels: cout, kernel: 3,
+                                gain: gain, equalized: eq, initializer: ini),
+                EqualizedConv2d(parameters, "G/\(r)x\(r)/conv1", inChannels: cout, outChannels: cout, kernel: 3,
+                                gain: gain, equalized: eq, initializer: ini),
+            ]
+            toRGB[r] = EqualizedConv2d(parameters, "G/toRGB/\(r)x\(r)", inChannels: cout, outChannels: config.channels,
+                                       kernel: 1, gain: 1, equalized: eq, initializer: ini)
+        }
+    }
+
+    func activate(_ x: Var) throws -> Var {
+        let y = x.leakyReLU(config.leakySlope)
+        return config.pixelNorm ? try pixelNorm(y) : y
+    }
+
+    /// Features after the block at `resolution`, [N, nf, R, R].
+    func features(_ z: Var, upTo resolution: Int, keep: Int? = nil) throws -> (Var, Var?) {
+        var x = config.normalizeLatents ? try pixelNorm(z) : z
+        let nf4 = config.width(at: 4)
+        x = try dense(x).reshape([z.shape[0], nf4, 4, 4])
+        x = try activate(x + denseBias.reshape([1, nf4, 1, 1]))
+        x = try activate(convs[4]![0](x))
+        var kept: Var? = keep == 4 ? x : nil
+        var r = 8
+        while r <= resolution {
+            x = try x.upsample2x()
+            for conv in convs[r]! { x = try activate(conv(x)) }
+            if keep == r { kept = x }
+            r *= 2
+        }
+        return (x, kept)
+    }
+
+    /// Images [N, C, R, R] for latents `z` [N, latentSize] at resolution `resolution`.
+    ///
+    /// - Parameter alpha: fade-in weight of the newest block, in [0, 1]; at 1 (or at 4x4) only the
+    ///   newest toRGB is used, below 1 its output is blended with the nearest-upsampled toRGB of the
+    ///   previous resolution: `lerp(up(toRGB_{R/2}(h_{R/2})), toRGB_R(h_R), alpha)`.
+    public func callAsFunction(_ z: Var, resolution: Int, alpha: Float = 1) throws -> Var {
+        guard config.resolutions.contains(resolution) else {
+            throw ConfigError("generator: resolution \(resolution) is not one of \(config.resolutions)")
+        }
+        guard z.shape.count == 2, z.shape[1] == config.latentSize else {
+            throw ShapeError("generator", "latents must be [N, \(config.latentSize)], got \(z.shape)")
+        }
+        if resolution == 4 || alpha >= 1 {
+            let (h, _) = try features(z, upTo: resolution)
+            return try toRGB[resolution]!(h)
+        }
+        let (h, prev) = try features(z, upTo: resolution, keep: resolution / 2)
+        let old = try toRGB[resolution / 2]!(prev!).upsample2x()
+        return try Var.lerp(old, toRGB[resolution]!(h), alpha)
+    }
+}

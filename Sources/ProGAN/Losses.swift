@@ -1,0 +1,75 @@
+import Autograd
+import TensorKit
+
+/// The adversarial loss and its regularizers (paper section 6.3 / appendix A.1; authors' loss.py).
+public struct LossConfig: Codable, Equatable, Sendable {
+    public enum Kind: String, Codable, Sendable, CaseIterable { case wgangp, lsgan }
+    /// WGAN-GP (the paper's default) or LSGAN (its alternative).
+    public var kind: Kind = .wgangp
+    /// Gradient-penalty weight lambda.
+    public var gpLambda: Float = 10
+    /// Gradient-penalty target norm gamma; the penalty is scaled by 1 / gamma^2.
+    public var gpTarget: Float = 1
+    /// Drift weight epsilon_drift on D(real)^2, keeping critic outputs near 0.
+    public var drift: Float = 0.001
+    public init() {}
+}
+
+/// Named scalar statistics of a loss evaluation, as sums over this rank's samples (divide the
+/// all-reduced sum by the global minibatch to report means).
+public typealias LossStats = [String: Double]
+
+/// The D loss for this rank's share of a global minibatch, scaled so that summing the losses
+/// (and the gradients) of all ranks gives the mean over the global minibatch.
+///
+/// WGAN-GP: `D(fake) - D(real) + lambda/gamma^2 * (||grad_xhat D(xhat)|| - gamma)^2 + drift*D(real)^2`,
+/// with `xhat = real + mix * (fake - real)` per sample. The penalty is a double-backprop call
+/// (the gradient of D w.r.t. `xhat` with `createGraph: true`), differentiated again w.r.t. D.
+///
+/// - Parameters:
+///   - reals, fakes: this rank's samples [n, C, R, R] (fakes detached from G).
+///   - mix: per-sample mixing factors [n] in [0, 1].
+///   - globalBatch: the global minibatch size N over all ranks.
+public func discriminatorLoss(_ D: Discriminator, reals: Var, fakes: Var, mix: [Float], resolution: Int,
+                              alpha: Float, globalBatch: Int, comm: Collective,
+                              config: LossConfig) throws -> (loss: Var, stats: LossStats) {
+    let n = Float(globalBatch)
+    let realScores = try D(reals, resolution: resolution, alpha: alpha, comm: comm)
+    let fakeScores = try D(fakes, resolution: resolution, alpha: alpha, comm: comm)
+    var stats: LossStats = ["D/real": realScores.value.sumAll(), "D/fake": fakeScores.value.sumAll()]
+    switch config.kind {
+    case .lsgan:
+        let loss = try ((realScores - 1).square().sum() + fakeScores.square().sum()) * (0.5 / n)
+        stats["loss/D"] = loss.value.sumAll()
+        return (loss, stats)
+    case .wgangp:
+        let wdist = try (fakeScores.sum() - realScores.sum()) * (1 / n)
+        let t = Var(Tensor(shape: [mix.count, 1, 1, 1], data: mix))
+        let mixed = Var(try Var.lerp(reals.detached(), fakes.detached(), t).value, requiresGrad: true)
+        let mixedScores = try D(mixed, resolution: resolution, alpha: alpha, comm: comm)
+        let grad = try gradients(of: mixedScores.sum(), wrt: [mixed], createGraph: true)[0]
+        let norms = try grad.square().sum(axes: [1, 2, 3]).sqrt()
+        let penalty = try (norms - config.gpTarget).square().sum() * (config.gpLambda / (config.gpTarget * config.gpTarget) / n)
+        let drift = try realScores.square().sum() * (config.drift / n)
+        let loss = try wdist + penalty + drift
+        stats["loss/D"] = loss.value.sumAll()
+        stats["loss/gp"] = penalty.value.sumAll()
+        stats["loss/drift"] = drift.value.sumAll()
+        stats["grad_norm"] = norms.value.sumAll()
+        return (loss, stats)
+    }
+}
+
+/// The G loss for this rank's share: WGAN `-D(G(z))`, or LSGAN `(D(G(z)) - 1)^2 / 2`, scaled by
+/// 1 / global minibatch.
+public func generatorLoss(_ D: Discriminator, fakes: Var, resolution: Int, alpha: Float, globalBatch: Int,
+                          comm: Collective, config: LossConfig) throws -> (loss: Var, stats: LossStats) {
+    let n = Float(globalBatch)
+    let scores = try D(fakes, resolution: resolution, alpha: alpha, comm: comm)
+    let loss: Var
+    switch config.kind {
+    case .wgangp: loss = try -scores.sum() * (1 / n)
+    case .lsgan: loss = try (scores - 1).square().sum() * (0.5 / n)
+    }
+    return (loss, ["loss/G": loss.value.sumAll()])
+}

@@ -1,1 +1,0 @@
-// ProGAN module.

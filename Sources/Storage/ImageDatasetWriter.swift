@@ -1,0 +1,131 @@
+/// Streams images into a new dataset file, level by level and in row ranges, so that a dataset
+/// builder never holds all images in memory. Obtained from `ImageDatasetFile.create(at:...)`.
+public final class ImageDatasetWriter {
+    /// The largest level R.
+    public let resolution: Int
+    /// Channels per image C.
+    public let channels: Int
+    /// Number of images N.
+    public let count: Int
+    /// Whether a `labels` dataset is being written.
+    public let hasLabels: Bool
+
+    private let file: HDF5File
+    /// Rows written so far, per level (and -1 for labels), to refuse an incomplete file.
+    private var written: [Int: [Bool]] = [:]
+    private static let labelsKey = -1
+
+    fileprivate init(file: HDF5File, resolution: Int, channels: Int, count: Int, hasLabels: Bool) {
+        self.file = file
+        self.resolution = resolution
+        self.channels = channels
+        self.count = count
+        self.hasLabels = hasLabels
+    }
+
+    /// Writes images `rows` of one level.
+    ///
+    /// - Parameters:
+    ///   - images: uint8 NCHW, `rows.count * channels * level * level` values.
+    ///   - level: the resolution, one of 4, 8, ..., `resolution`.
+    ///   - rows: image indices within 0..<count.
+    /// - Throws: `HDF5Error` `.invalidSchema` for a level outside the dataset, `.outOfRange`,
+    ///   `.shapeMismatch` for a wrong number of values, or a library failure.
+    public func write(_ images: [UInt8], level: Int, rows: Range<Int>) throws {
+        guard ImageDatasetFile.levels(upTo: resolution).contains(level) else {
+            throw HDF5Error(.invalidSchema, call: "write", path: file.path,
+                            message: "\(file.path): \(level)x\(level) is not a level of a dataset with levels "
+                                + "\(ImageDatasetFile.minimumResolution)..\(resolution)")
+        }
+        try file.writeRows(images, rows: rows, to: ImageDatasetFile.levelName(level))
+        mark(rows, key: level)
+    }
+
+    /// Writes labels `rows`.
+    ///
+    /// - Throws: `HDF5Error` `.missingObject` if the dataset was created without labels,
+    ///   `.outOfRange`, `.shapeMismatch`, or a library failure.
+    public func writeLabels(_ labels: [Int64], rows: Range<Int>) throws {
+        guard hasLabels else {
+            throw HDF5Error(.missingObject, call: "writeLabels", path: file.path,
+                            message: "\(file.path): dataset was created without labels")
+        }
+        try file.writeRows(labels, rows: rows, to: "labels")
+        mark(rows, key: ImageDatasetWriter.labelsKey)
+    }
+
+    private func mark(_ rows: Range<Int>, key: Int) {
+        var flags = written[key] ?? [Bool](repeating: false, count: count)
+        for row in rows { flags[row] = true }
+        written[key] = flags
+    }
+
+    /// Throws unless every row of every level (and of labels) was written.
+    fileprivate func checkComplete() throws {
+        var keys = ImageDatasetFile.levels(upTo: resolution)
+        if hasLabels { keys.append(ImageDatasetWriter.labelsKey) }
+        for key in keys {
+            let done = written[key]?.lazy.filter { $0 }.count ?? 0
+            guard done == count else {
+                let name = key == ImageDatasetWriter.labelsKey ? "labels" : ImageDatasetFile.levelName(key)
+                throw HDF5Error(.invalidSchema, call: "create", path: file.path,
+                                message: "dataset incomplete: \(name) has \(done) of \(count) rows written")
+            }
+        }
+    }
+}
+
+extension ImageDatasetFile {
+    /// Creates a dataset file atomically: `body` writes every image of every level through the
+    /// writer; the file appears at `path` only if `body` returns and every row was written.
+    ///
+    /// - Parameters:
+    ///   - path: the dataset file to create (replaced if it exists).
+    ///   - resolution: the largest level R, a power of two ≥ 4.
+    ///   - channels: channels per image (3 for RGB).
+    ///   - count: number of images N.
+    ///   - source: free text stored in the `source` attribute.
+    ///   - withLabels: whether to create an int64 `labels` dataset.
+    ///   - deflateLevel: zlib level 1...9 to compress levels in chunks of whole images, or nil to
+    ///     store them uncompressed and contiguous (fastest to read).
+    ///   - body: writes the images (and labels).
+    /// - Throws: `HDF5Error` `.invalidSchema` for bad parameters or when rows were left unwritten,
+    ///   whatever `body` throws, or HDF5 and system failures; an existing file at `path` is then untouched.
+    public static func create(at path: String, resolution: Int, channels: Int, count: Int, source: String,
+                              withLabels: Bool = false, deflateLevel: Int? = nil,
+                              _ body: (ImageDatasetWriter) throws -> Void) throws {
+        guard isValidResolution(resolution), channels >= 1, count >= 0 else {
+            throw HDF5Error(.invalidSchema, call: "create", path: path,
+                            message: "\(path): cannot create a dataset with resolution \(resolution), "
+                                + "\(channels) channels and \(count) images (resolution must be a power of two ≥ 4)")
+        }
+        if let level = deflateLevel, !(1...9).contains(level) {
+            throw HDF5Error(.invalidSchema, call: "create", path: path,
+                            message: "\(path): deflate level \(level) is outside 1...9")
+        }
+        try HDF5File.writeAtomically(to: path) { file in
+            try file.setAttribute("format", .string(formatName))
+            try file.setAttribute("version", .int64(formatVersion))
+            try file.setAttribute("resolution", .int64(Int64(resolution)))
+            try file.setAttribute("channels", .int64(Int64(channels)))
+            try file.setAttribute("count", .int64(Int64(count)))
+            try file.setAttribute("source", .string(source))
+            for level in levels(upTo: resolution) {
+                let imageBytes = channels * level * level
+                // About 64 KiB per chunk: small levels share chunks, large images get one each.
+                let chunking = deflateLevel.map {
+                    HDF5Chunking(rowsPerChunk: max(1, 65536 / imageBytes), deflateLevel: $0)
+                }
+                try file.createDataset(levelName(level), of: UInt8.self, shape: [count, channels, level, level],
+                                       chunking: chunking)
+            }
+            if withLabels {
+                try file.createDataset("labels", of: Int64.self, shape: [count])
+            }
+            let writer = ImageDatasetWriter(file: file, resolution: resolution, channels: channels, count: count,
+                                            hasLabels: withLabels)
+            try body(writer)
+            try writer.checkComplete()
+        }
+    }
+}

@@ -1,0 +1,147 @@
+/// Matrix products and convolutions on OpenBLAS sgemm.
+///
+/// Shape legend: N batch, C input channels, O output channels, H x W spatial size, k kernel size
+/// (odd), p = k / 2 zero padding ("same"), stride 1. Convolution is cross-correlation, as in
+/// PyTorch: `y[n,o,h,w] = sum_{c,i,j} w[o,c,i,j] * x[n,c,h+i-p,w+j-p]`.
+
+extension Tensor {
+    /// `op(a) * op(b)` for rank-2 tensors, `op` transposing when the flag is set.
+    public static func matmul(_ a: Tensor, _ b: Tensor, transA: Bool = false, transB: Bool = false) -> Tensor {
+        precondition(a.rank == 2 && b.rank == 2, "matmul: rank-2 operands expected, got \(a.shape) and \(b.shape)")
+        let m = transA ? a.shape[1] : a.shape[0]
+        let k = transA ? a.shape[0] : a.shape[1]
+        let kb = transB ? b.shape[1] : b.shape[0]
+        let n = transB ? b.shape[0] : b.shape[1]
+        precondition(k == kb, "matmul: inner dimensions differ: \(a.shape)\(transA ? "^T" : "") x \(b.shape)\(transB ? "^T" : "")")
+        var out = [Float](repeating: 0, count: m * n)
+        a.data.withUnsafeBufferPointer { pa in b.data.withUnsafeBufferPointer { pb in
+            out.withUnsafeMutableBufferPointer { pc in
+                BLAS.sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: 1,
+                           a: pa.baseAddress!, lda: a.shape[1], b: pb.baseAddress!, ldb: b.shape[1],
+                           beta: 0, c: pc.baseAddress!, ldc: n)
+            } } }
+        return Tensor(shape: [m, n], data: out)
+    }
+
+    /// Most floats an im2col buffer may hold before the batch is processed in chunks (64 MiB).
+    public nonisolated(unsafe) static var im2colBudget = 16 << 20
+
+    /// Lowers samples `n0..<n1` of `x` [N,C,H,W] to columns `[C*k*k, (n1-n0)*H*W]`.
+    @usableFromInline
+    static func im2col(_ x: UnsafePointer<Float>, c: Int, h: Int, w: Int, k: Int, n0: Int, n1: Int,
+                       into col: UnsafeMutablePointer<Float>) {
+        let p = k / 2, hw = h * w, nb = n1 - n0, ld = nb * hw
+        for ci in 0..<c {
+            for i in 0..<k {
+                for j in 0..<k {
+                    let row = col + ((ci * k + i) * k + j) * ld
+                    for n in 0..<nb {
+                        let src = x + ((n0 + n) * c + ci) * hw
+                        let dst = row + n * hw
+                        for y in 0..<h {
+                            let sy = y + i - p
+                            let d = dst + y * w
+                            if sy < 0 || sy >= h { d.update(repeating: 0, count: w); continue }
+                            let s = src + sy * w
+                            // Columns whose source x+j-p falls outside [0, w) are padding.
+                            let lo = max(0, p - j), hi = min(w, w + p - j)
+                            if lo > 0 { d.update(repeating: 0, count: lo) }
+                            if hi > lo { (d + lo).update(from: s + lo + j - p, count: hi - lo) }
+                            if hi < w { (d + hi).update(repeating: 0, count: w - hi) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @usableFromInline
+    static func chunkSize(n: Int, perSample: Int) -> Int {
+        max(1, min(n, im2colBudget / max(1, perSample)))
+    }
+
+    /// Same-padded, stride-1 2-D convolution: `x` [N,C,H,W], `w` [O,C,k,k] -> [N,O,H,W].
+    public static func conv2d(_ x: Tensor, _ w: Tensor) -> Tensor {
+        precondition(x.rank == 4 && w.rank == 4 && x.shape[1] == w.shape[1] && w.shape[2] == w.shape[3]
+                     && w.shape[2] % 2 == 1, "conv2d: input \(x.shape) and weight \(w.shape) do not fit")
+        let (n, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let (o, k) = (w.shape[0], w.shape[2])
+        let hw = h * wd, ck = c * k * k
+        var out = [Float](repeating: 0, count: n * o * hw)
+        let nb = chunkSize(n: n, perSample: ck * hw)
+        var col = [Float](repeating: 0, count: ck * nb * hw)
+        var tmp = [Float](repeating: 0, count: o * nb * hw)
+        x.data.withUnsafeBufferPointer { px in w.data.withUnsafeBufferPointer { pw in
+            out.withUnsafeMutableBufferPointer { po in col.withUnsafeMutableBufferPointer { pc in
+                tmp.withUnsafeMutableBufferPointer { pt in
+                    var n0 = 0
+                    while n0 < n {
+                        let n1 = min(n, n0 + nb), cols = (n1 - n0) * hw
+                        im2col(px.baseAddress!, c: c, h: h, w: wd, k: k, n0: n0, n1: n1, into: pc.baseAddress!)
+                        BLAS.sgemm(transA: false, transB: false, m: o, n: cols, k: ck, alpha: 1,
+                                   a: pw.baseAddress!, lda: ck, b: pc.baseAddress!, ldb: cols,
+                                   beta: 0, c: pt.baseAddress!, ldc: cols)
+                        // [O, nb*HW] -> [nb, O, HW]
+                        for s in 0..<(n1 - n0) {
+                            for oi in 0..<o {
+                                (po.baseAddress! + ((n0 + s) * o + oi) * hw)
+                                    .update(from: pt.baseAddress! + oi * cols + s * hw, count: hw)
+                            }
+                        }
+                        n0 = n1
+                    }
+                } } } } }
+        return Tensor(shape: [n, o, h, wd], data: out)
+    }
+
+    /// The weight gradient of `conv2d`: `dw[o,c,i,j] = sum_{n,h,w} g[n,o,h,w] * x[n,c,h+i-p,w+j-p]`
+    /// for `x` [N,C,H,W] and `g` [N,O,H,W]; returns [O,C,k,k].
+    public static func conv2dWeightGradient(_ x: Tensor, _ g: Tensor, kernel k: Int) -> Tensor {
+        precondition(x.rank == 4 && g.rank == 4 && x.shape[0] == g.shape[0] && x.shape[2] == g.shape[2]
+                     && x.shape[3] == g.shape[3] && k % 2 == 1,
+                     "conv2dWeightGradient: input \(x.shape) and gradient \(g.shape) do not fit")
+        let (n, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let o = g.shape[1]
+        let hw = h * wd, ck = c * k * k
+        var out = [Float](repeating: 0, count: o * ck)
+        let nb = chunkSize(n: n, perSample: ck * hw)
+        var col = [Float](repeating: 0, count: ck * nb * hw)
+        var gt = [Float](repeating: 0, count: o * nb * hw)
+        x.data.withUnsafeBufferPointer { px in g.data.withUnsafeBufferPointer { pg in
+            out.withUnsafeMutableBufferPointer { po in col.withUnsafeMutableBufferPointer { pc in
+                gt.withUnsafeMutableBufferPointer { pt in
+                    var n0 = 0
+                    while n0 < n {
+                        let n1 = min(n, n0 + nb), cols = (n1 - n0) * hw
+                        im2col(px.baseAddress!, c: c, h: h, w: wd, k: k, n0: n0, n1: n1, into: pc.baseAddress!)
+                        // [nb, O, HW] -> [O, nb*HW]
+                        for s in 0..<(n1 - n0) {
+                            for oi in 0..<o {
+                                (pt.baseAddress! + oi * cols + s * hw)
+                                    .update(from: pg.baseAddress! + ((n0 + s) * o + oi) * hw, count: hw)
+                            }
+                        }
+                        BLAS.sgemm(transA: false, transB: true, m: o, n: ck, k: cols, alpha: 1,
+                                   a: pt.baseAddress!, lda: cols, b: pc.baseAddress!, ldb: cols,
+                                   beta: n0 == 0 ? 0 : 1, c: po.baseAddress!, ldc: ck)
+                        n0 = n1
+                    }
+                } } } } }
+        return Tensor(shape: [o, c, k, k], data: out)
+    }
+
+    /// Swaps the two channel axes of a kernel and flips it spatially: [O,C,k,k] -> [C,O,k,k] with
+    /// `r[c,o,i,j] = w[o,c,k-1-i,k-1-j]`. `conv2d(g, flippedTransposed(w))` is the input gradient of
+    /// `conv2d(x, w)`; the map is its own inverse.
+    public func flippedTransposedKernel() -> Tensor {
+        precondition(rank == 4 && shape[2] == shape[3], "flippedTransposedKernel: kernel shape \(shape)")
+        let (o, c, k) = (shape[0], shape[1], shape[2])
+        var out = [Float](repeating: 0, count: count)
+        data.withUnsafeBufferPointer { a in out.withUnsafeMutableBufferPointer { r in
+            for oi in 0..<o { for ci in 0..<c { for i in 0..<k { for j in 0..<k {
+                r[((ci * o + oi) * k + i) * k + j] = a[((oi * c + ci) * k + (k - 1 - i)) * k + (k - 1 - j)]
+            } } } }
+        } }
+        return Tensor(shape: [c, o, k, k], data: out)
+    }
+}

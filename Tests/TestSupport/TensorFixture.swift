@@ -1,0 +1,65 @@
+import Foundation
+import TensorKit
+
+/// Named tensors read from a JSON fixture written by a reference script (e.g. PyTorch):
+/// `{"description": "...", "tensors": {"name": {"shape": [Int], "data": [Float]}}}`, data row-major.
+public struct TensorFixture {
+    /// What the fixture holds and how it was made, as its script wrote it.
+    public let description: String
+    /// The tensors by name.
+    public let tensors: [String: Tensor]
+
+    /// Reads a fixture file.
+    /// - Throws: the decoder's error for malformed JSON; `FixtureError` for a shape that does not
+    ///   fit its data.
+    public init(contentsOf url: URL) throws {
+        struct Entry: Decodable { let shape: [Int]; let data: [Double] }
+        struct File: Decodable { let description: String; let tensors: [String: Entry] }
+        let file = try JSONDecoder().decode(File.self, from: Data(contentsOf: url))
+        var tensors: [String: Tensor] = [:]
+        for (name, e) in file.tensors {
+            guard e.shape.allSatisfy({ $0 >= 0 }), Tensor.count(of: e.shape) == e.data.count else {
+                throw FixtureError("\(url.lastPathComponent): tensor \(name) has shape \(e.shape) but \(e.data.count) values")
+            }
+            tensors[name] = Tensor(shape: e.shape, data: e.data.map { Float($0) })
+        }
+        self.description = file.description
+        self.tensors = tensors
+    }
+
+    /// The tensor called `name`.
+    /// - Throws: `FixtureError` if the fixture has no such tensor.
+    public func tensor(_ name: String) throws -> Tensor {
+        guard let t = tensors[name] else { throw FixtureError("fixture has no tensor named \(name)") }
+        return t
+    }
+}
+
+/// A fixture file that is missing a tensor or is inconsistent.
+public struct FixtureError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// The error of `actual` against a reference, relative to the reference's scale:
+/// `max|actual - expected| / max|expected|` over all elements (computed in Double). Where the
+/// reference is all zeros the ratio is undefined, and `max|actual|` (an absolute error) is returned.
+/// A non-finite element in `actual` gives infinity (`max` would otherwise skip a NaN).
+///
+/// One scale for the whole tensor, rather than per element, so elements that are near zero by
+/// cancellation do not dominate. Shapes must be equal.
+///
+/// - Parameter scale: divide by this instead of max|expected|, for a tensor that is itself the
+///   small remainder of a cancellation (say why where you pass it).
+public func maxRelativeError(_ actual: Tensor, _ expected: Tensor, scale: Double? = nil) -> Double {
+    precondition(actual.shape == expected.shape,
+                 "maxRelativeError: shapes \(actual.shape) and \(expected.shape) differ")
+    var diff = 0.0, refScale = 0.0
+    for (a, e) in zip(actual.data, expected.data) {
+        guard a.isFinite else { return .infinity }
+        diff = max(diff, abs(Double(a) - Double(e)))
+        refScale = max(refScale, abs(Double(e)))
+    }
+    let s = scale ?? refScale
+    return s > 0 ? diff / s : diff
+}
