@@ -13,5 +13,7 @@ static inline png_uint_32 cpng_format_flag_alpha(void) { return PNG_FORMAT_FLAG_
 static inline png_uint_32 cpng_flag_16bit_srgb(void) { return PNG_IMAGE_FLAG_16BIT_sRGB; }
 static inline size_t cpng_image_size(png_image img) { return PNG_IMAGE_SIZE(img); }
 static inline int cpng_image_failed(png_image img) { return PNG_IMAGE_FAILED(img); }
-/// An upper bound on the encoded size, so that one png_image_write_to_memory call suffices.
-static inline size_t cpng_compressed_size_max(png_image img) { return PNG_IMAGE_COMPRESSED_SIZE_MAX(img); }
+/// An upper bound on the whole encoded file (signature, chunks and IDAT), so that one
+/// png_image_write_to_memory call normally suffices. PNG_IMAGE_COMPRESSED_SIZE_MAX is not that:
+/// it bounds the IDAT data alone, and small images overflow it by their chunk overhead.
+static inline size_t cpng_png_size_max(png_image img) { return PNG_IMAGE_PNG_SIZE_MAX(img); }

@@ -76,17 +76,27 @@ public enum PNGCodec {
         png.format = image.channels == 1 ? cpng_format_gray()
             : image.channels == 3 ? cpng_format_rgb() : cpng_format_rgba()
         defer { png_image_free(&png) }
-        // The documented worst case, so one call writes the whole file.
-        var size = cpng_compressed_size_max(png)
-        var out = [UInt8](repeating: 0, count: size)
-        let ok = image.pixels.withUnsafeBytes { src in
-            out.withUnsafeMutableBytes { dst in
-                png_image_write_to_memory(&png, dst.baseAddress, &size, 0, src.baseAddress, 0, nil)
+        // Sized by the documented worst case for the whole file, so one call normally writes it
+        // all. libpng fails without a message when the buffer is too small, setting `size` to
+        // what it needs (the bound can wrap on 32-bit systems): then one retry with that size.
+        var capacity = cpng_png_size_max(png)
+        var attempt = 0
+        while true {
+            var out = [UInt8](repeating: 0, count: capacity)
+            var size = capacity
+            let ok = image.pixels.withUnsafeBytes { src in
+                out.withUnsafeMutableBytes { dst in
+                    png_image_write_to_memory(&png, dst.baseAddress, &size, 0, src.baseAddress, 0, nil)
+                }
             }
+            if ok != 0 {
+                out.removeSubrange(size...)
+                return out
+            }
+            guard attempt == 0, size > capacity else { throw libpngError(png, path: path) }
+            attempt += 1
+            capacity = size
         }
-        guard ok != 0 else { throw libpngError(png, path: path) }
-        out.removeSubrange(size...)
-        return out
     }
 
     /// Encodes `image` as PNG (see `encode(_:path:)`) and writes it to `path`, replacing any file.
