@@ -153,7 +153,9 @@ private struct GzipReader {
     /// zlib's message for the last error on `file` (or the system's, for an I/O error).
     static func error(_ file: gzFile, path: String) -> ImageError {
         var errnum: Int32 = 0
-        let text = gzerror(file, &errnum).map { String(cString: $0) } ?? ""
+        var text = gzerror(file, &errnum).map { String(cString: $0) } ?? ""
+        // zlib prefixes its message with the path it was opened with; ImageError adds that already.
+        if text.hasPrefix(path + ": ") { text.removeFirst(path.count + 2) }
         if errnum == Z_ERRNO {
             return ImageError(path: path, message: "cannot read: \(FileIO.errnoMessage())")
         }
