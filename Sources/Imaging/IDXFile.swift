@@ -1,10 +1,3 @@
-import CZlib
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// An IDX array of unsigned bytes, the format of the MNIST and Fashion-MNIST files: images
 /// `[N, rows, cols]` or labels `[N]`.
 ///
@@ -35,11 +28,7 @@ public struct IDXFile: Equatable, Sendable {
     ///   header is not an IDX header or declares another element type than unsigned bytes, or
     ///   when the data is shorter or longer than the header declares.
     public init(contentsOf path: String) throws {
-        guard let file = gzopen(path, "rb") else {
-            throw ImageError(path: path, message: "cannot open: \(FileIO.errnoMessage())")
-        }
-        defer { gzclose(file) }
-        let reader = GzipReader(file: file, path: path)
+        let reader = try GzipFile(path: path, mode: "rb")
 
         let header = try reader.read(4)
         guard header.count == 4, header[0] == 0, header[1] == 0 else {
@@ -89,26 +78,9 @@ public struct IDXFile: Equatable, Sendable {
         bytes += data
         guard compressed else { return try FileIO.write(bytes, to: path) }
 
-        guard let file = gzopen(path, "wb") else {
-            throw ImageError(path: path, message: "cannot create: \(FileIO.errnoMessage())")
-        }
-        var open = true
-        defer { if open { gzclose(file) } }
-        var offset = 0
-        while offset < bytes.count {
-            let n = min(bytes.count - offset, 1 << 20)
-            let written = bytes.withUnsafeBytes { raw in
-                gzwrite(file, UnsafeRawBufferPointer(rebasing: raw[offset..<(offset + n)]).baseAddress, UInt32(n))
-            }
-            guard written == n else { throw GzipReader.error(file, path: path) }
-            offset += n
-        }
-        open = false
-        // gzclose flushes the last compressed block: its failure is a failed write.
-        let status = gzclose(file)
-        guard status == Z_OK else {
-            throw ImageError(path: path, message: "zlib: cannot finish writing (error \(status))")
-        }
+        let file = try GzipFile(path: path, mode: "wb")
+        try file.write(bytes)
+        try file.close()
     }
 
     /// The number of items: the first dimension.
@@ -123,42 +95,5 @@ public struct IDXFile: Equatable, Sendable {
         let size = shape[1] * shape[2]
         return Image(width: shape[2], height: shape[1], channels: 1,
                      pixels: Array(data[(index * size)..<((index + 1) * size)]))
-    }
-}
-
-/// Reads exact byte counts from a gzFile, turning zlib failures into `ImageError`s.
-private struct GzipReader {
-    let file: gzFile
-    let path: String
-
-    /// Up to `count` bytes; fewer only at the end of the data.
-    func read(_ count: Int) throws -> [UInt8] {
-        var out = [UInt8]()
-        out.reserveCapacity(min(count, 1 << 26))
-        var chunk = [UInt8](repeating: 0, count: min(count, 1 << 20))
-        while out.count < count {
-            let want = min(count - out.count, chunk.count)
-            let n = chunk.withUnsafeMutableBytes { gzread(file, $0.baseAddress, UInt32(want)) }
-            if n < 0 { throw GzipReader.error(file, path: path) }
-            if n == 0 { break }
-            out.append(contentsOf: chunk[0..<Int(n)])
-        }
-        // gzread reports a truncated gzip stream after handing over the data it could decode.
-        var errnum: Int32 = 0
-        _ = gzerror(file, &errnum)
-        if errnum != Z_OK && errnum != Z_STREAM_END { throw GzipReader.error(file, path: path) }
-        return out
-    }
-
-    /// zlib's message for the last error on `file` (or the system's, for an I/O error).
-    static func error(_ file: gzFile, path: String) -> ImageError {
-        var errnum: Int32 = 0
-        var text = gzerror(file, &errnum).map { String(cString: $0) } ?? ""
-        // zlib prefixes its message with the path it was opened with; ImageError adds that already.
-        if text.hasPrefix(path + ": ") { text.removeFirst(path.count + 2) }
-        if errnum == Z_ERRNO {
-            return ImageError(path: path, message: "cannot read: \(FileIO.errnoMessage())")
-        }
-        return ImageError(path: path, message: "zlib: " + (text.isEmpty ? "error \(errnum)" : text))
     }
 }

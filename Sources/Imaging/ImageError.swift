@@ -23,46 +23,21 @@ public struct ImageError: Error, Equatable, Sendable, CustomStringConvertible {
     public var description: String { "\(path): \(message)" }
 }
 
-/// Whole-file reads and writes through stdio, closing the FILE* on every path.
+/// Whole-file reads and writes through stdio (see `CFile`).
 enum FileIO {
     /// The text of the current `errno`.
     static func errnoMessage() -> String { String(cString: strerror(errno)) }
 
     /// Reads all bytes of the file at `path`.
     static func read(_ path: String) throws -> [UInt8] {
-        guard let file = fopen(path, "rb") else {
-            throw ImageError(path: path, message: "cannot open: \(errnoMessage())")
-        }
-        defer { fclose(file) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, file) }
-            bytes.append(contentsOf: chunk[0..<n])
-            if n < chunk.count { break }
-        }
-        // fread also stops short on an error (e.g. the path is a directory: EISDIR).
-        if ferror(file) != 0 {
-            throw ImageError(path: path, message: "cannot read: \(errnoMessage())")
-        }
-        return bytes
+        try CFile(path: path, mode: "rb").readAll()
     }
 
     /// Writes `bytes` to `path`, replacing the file; a failed close (e.g. a full disk) also throws.
     static func write(_ bytes: [UInt8], to path: String) throws {
-        guard let file = fopen(path, "wb") else {
-            throw ImageError(path: path, message: "cannot create: \(errnoMessage())")
-        }
-        var open = true
-        defer { if open { fclose(file) } }
-        let written = bytes.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, file) }
-        guard written == bytes.count else {
-            throw ImageError(path: path, message: "cannot write: \(errnoMessage())")
-        }
-        open = false
-        guard fclose(file) == 0 else {
-            throw ImageError(path: path, message: "cannot write: \(errnoMessage())")
-        }
+        let file = try CFile(path: path, mode: "wb")
+        try file.write(bytes)
+        try file.close()
     }
 }
 

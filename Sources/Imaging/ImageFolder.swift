@@ -132,16 +132,6 @@ public struct ImageFolder: Sendable {
     /// The names in `folder`; the DIR handle is closed before returning, so a deep tree holds
     /// one open at a time.
     private static func entries(of folder: String) throws(ImageError) -> [String] {
-        guard let dir = opendir(folder) else {
-            throw ImageError(path: folder, message: "cannot open folder: \(FileIO.errnoMessage())")
-        }
-        defer { closedir(dir) }
-        var names: [String] = []
-        while let entry = readdir(dir) {
-            names.append(withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-            })
-        }
-        return names
+        try Directory(path: folder).names()
     }
 }

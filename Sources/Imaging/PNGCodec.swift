@@ -20,39 +20,36 @@ public enum PNGCodec {
     ///   - path: the file's name, for error messages only.
     /// - Throws: `ImageError` with libpng's message ("libpng: ...") for a corrupt or unsupported file.
     public static func decode(_ bytes: [UInt8], path: String) throws -> Image {
-        var image = png_image()
-        image.version = cpng_image_version()
-        defer { png_image_free(&image) }
-
+        let png = PNGImage()
         // libpng keeps a pointer into the buffer from begin_read until finish_read, so both
         // calls run while the buffer is pinned.
         return try bytes.withUnsafeBytes { raw -> Image in
-            guard png_image_begin_read_from_memory(&image, raw.baseAddress, raw.count) != 0 else {
-                throw libpngError(image, path: path)
+            guard png_image_begin_read_from_memory(&png.raw, raw.baseAddress, raw.count) != 0 else {
+                throw png.error(path: path)
             }
-            image.flags |= cpng_flag_16bit_srgb()
-            let hasAlpha = image.format & cpng_format_flag_alpha() != 0
-            let hasColor = image.format & cpng_format_flag_color() != 0
+            png.raw.flags |= cpng_flag_16bit_srgb()
+            let hasAlpha = png.raw.format & cpng_format_flag_alpha() != 0
+            let hasColor = png.raw.format & cpng_format_flag_color() != 0
             let channels: Int
             if hasAlpha {
-                image.format = cpng_format_rgba()
+                png.raw.format = cpng_format_rgba()
                 channels = 4
             } else if hasColor {
-                image.format = cpng_format_rgb()
+                png.raw.format = cpng_format_rgb()
                 channels = 3
             } else {
-                image.format = cpng_format_gray()
+                png.raw.format = cpng_format_gray()
                 channels = 1
             }
-            let width = Int(image.width), height = Int(image.height)
+            let width = Int(png.raw.width), height = Int(png.raw.height)
             guard width * height <= maxPixels else {
                 throw ImageError(path: path, message: "image too large (\(width) x \(height) pixels)")
             }
-            var pixels = [UInt8](repeating: 0, count: cpng_image_size(image))
+            var pixels = [UInt8](repeating: 0, count: cpng_image_size(png.raw))
             let ok = pixels.withUnsafeMutableBytes { out in
-                png_image_finish_read(&image, nil, out.baseAddress, 0, nil)
+                png_image_finish_read(&png.raw, nil, out.baseAddress, 0, nil)
             }
-            guard ok != 0 else { throw libpngError(image, path: path) }
+            guard ok != 0 else { throw png.error(path: path) }
             return Image(width: width, height: height, channels: channels, pixels: pixels)
         }
     }
@@ -69,31 +66,29 @@ public enum PNGCodec {
     /// - Parameter path: the name used in error messages.
     /// - Throws: `ImageError` with libpng's message if encoding fails (e.g. an empty image).
     public static func encode(_ image: Image, path: String = "<png>") throws -> [UInt8] {
-        var png = png_image()
-        png.version = cpng_image_version()
-        png.width = UInt32(clamping: image.width)
-        png.height = UInt32(clamping: image.height)
-        png.format = image.channels == 1 ? cpng_format_gray()
+        let png = PNGImage()
+        png.raw.width = UInt32(clamping: image.width)
+        png.raw.height = UInt32(clamping: image.height)
+        png.raw.format = image.channels == 1 ? cpng_format_gray()
             : image.channels == 3 ? cpng_format_rgb() : cpng_format_rgba()
-        defer { png_image_free(&png) }
         // Sized by the documented worst case for the whole file, so one call normally writes it
         // all. libpng fails without a message when the buffer is too small, setting `size` to
         // what it needs (the bound can wrap on 32-bit systems): then one retry with that size.
-        var capacity = cpng_png_size_max(png)
+        var capacity = cpng_png_size_max(png.raw)
         var attempt = 0
         while true {
             var out = [UInt8](repeating: 0, count: capacity)
             var size = capacity
             let ok = image.pixels.withUnsafeBytes { src in
                 out.withUnsafeMutableBytes { dst in
-                    png_image_write_to_memory(&png, dst.baseAddress, &size, 0, src.baseAddress, 0, nil)
+                    png_image_write_to_memory(&png.raw, dst.baseAddress, &size, 0, src.baseAddress, 0, nil)
                 }
             }
             if ok != 0 {
                 out.removeSubrange(size...)
                 return out
             }
-            guard attempt == 0, size > capacity else { throw libpngError(png, path: path) }
+            guard attempt == 0, size > capacity else { throw png.error(path: path) }
             attempt += 1
             capacity = size
         }
@@ -104,10 +99,5 @@ public enum PNGCodec {
     /// - Throws: `ImageError` if encoding fails or the file cannot be written.
     public static func write(_ image: Image, to path: String) throws {
         try FileIO.write(encode(image, path: path), to: path)
-    }
-
-    private static func libpngError(_ image: png_image, path: String) -> ImageError {
-        let text = string(fromCharArray: image.message)
-        return ImageError(path: path, message: "libpng: " + (text.isEmpty ? "unknown error" : text))
     }
 }
