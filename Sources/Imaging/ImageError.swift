@@ -20,6 +20,7 @@ public struct ImageError: Error, Equatable, Sendable, CustomStringConvertible {
         self.message = String(message.map { $0.isNewline ? " " : $0 })
     }
 
+    /// "path: message", one line, ready to show to a user.
     public var description: String { "\(path): \(message)" }
 }
 

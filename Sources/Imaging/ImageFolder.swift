@@ -24,6 +24,7 @@ public struct ImageFolder: Sendable {
             self.reason = reason
         }
 
+        /// "path: reason", one line, as a training log prints it.
         public var description: String { "\(path): \(reason)" }
     }
 
