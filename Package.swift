@@ -2,7 +2,7 @@
 import PackageDescription
 
 // Dependency direction is the architecture: only TensorKit imports BLAS, only Storage
-// imports HDF5, only Imaging imports libpng/libjpeg, only Distributed imports MPI.
+// imports HDF5, only Imaging imports libpng/libjpeg/zlib, only Distributed imports MPI.
 let optimize: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release))]
 
 let package = Package(
@@ -21,6 +21,7 @@ let package = Package(
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
         // Dense float32 tensors and their kernels (im2col + sgemm convolutions).
         .target(name: "TensorKit", dependencies: ["COpenBLAS"], swiftSettings: optimize),
@@ -31,7 +32,7 @@ let package = Package(
         // HDF5 files: datasets of images per resolution, checkpoints.
         .target(name: "Storage", dependencies: ["CHDF5"], swiftSettings: optimize),
         // PNG/JPEG decode and encode, resizing, sample grids.
-        .target(name: "Imaging", dependencies: ["CPNG", "CJPEG"], swiftSettings: optimize),
+        .target(name: "Imaging", dependencies: ["CPNG", "CJPEG", "CZlib"], swiftSettings: optimize),
         // The paper: networks, losses, growth schedule.
         .target(name: "ProGAN", dependencies: ["Autograd", "TensorKit"], swiftSettings: optimize),
         // Sliced Wasserstein distance and MS-SSIM.

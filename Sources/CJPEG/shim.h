@@ -1,5 +1,5 @@
 // libjpeg reports errors by longjmp from an error_exit callback; Swift cannot catch that, so the
-// decode runs in C here, with the jump buffer, and returns an error string instead.
+// decode and encode run in C here, with the jump buffer, and return an error string instead.
 #pragma once
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,24 +7,46 @@
 #include <setjmp.h>
 #include <jpeglib.h>
 
-struct cjpeg_error_mgr { struct jpeg_error_mgr pub; jmp_buf jump; char message[JMSG_LENGTH_MAX]; };
+struct cjpeg_error_mgr {
+    struct jpeg_error_mgr pub;
+    jmp_buf jump;
+    char message[JMSG_LENGTH_MAX];  // the fatal error, formatted before the jump
+    char warning[JMSG_LENGTH_MAX];  // the first warning (corrupt data), kept instead of printed
+};
 
-static void cjpeg_error_exit(j_common_ptr cinfo) {
+static inline void cjpeg_error_exit(j_common_ptr cinfo) {
     struct cjpeg_error_mgr *err = (struct cjpeg_error_mgr *)cinfo->err;
     (*cinfo->err->format_message)(cinfo, err->message);
     longjmp(err->jump, 1);
 }
 
+// libjpeg's default prints warnings to stderr; library code must not print, so the first one is
+// kept and the caller decides (the decoder turns it into an error).
+static inline void cjpeg_output_message(j_common_ptr cinfo) {
+    struct cjpeg_error_mgr *err = (struct cjpeg_error_mgr *)cinfo->err;
+    if (err->warning[0] == 0) (*cinfo->err->format_message)(cinfo, err->warning);
+}
+
+static inline void cjpeg_init_error(struct cjpeg_error_mgr *err) {
+    jpeg_std_error(&err->pub);
+    err->pub.error_exit = cjpeg_error_exit;
+    err->pub.output_message = cjpeg_output_message;
+    err->message[0] = 0;
+    err->warning[0] = 0;
+}
+
 /// Decodes a JPEG held in memory into 8-bit pixels (1 or 3 channels). Returns 0 on success and
 /// fills *pixels (malloc'd, caller frees), *width, *height, *channels; else nonzero and `error`.
-static inline int cjpeg_decode(const unsigned char *data, unsigned long size, unsigned char **pixels,
+/// Corrupt-data warnings (e.g. a truncated file, which libjpeg would pad with grey) are errors, and
+/// so are images of more than max_pixels pixels (checked before allocating).
+static inline int cjpeg_decode(const unsigned char *data, unsigned long size, size_t max_pixels,
+                               unsigned char **pixels,
                                int *width, int *height, int *channels, char *error, size_t error_size) {
     struct jpeg_decompress_struct cinfo;
     struct cjpeg_error_mgr jerr;
     unsigned char *volatile out = NULL;
-    cinfo.err = jpeg_std_error(&jerr.pub);
-    jerr.pub.error_exit = cjpeg_error_exit;
-    jerr.message[0] = 0;
+    cinfo.err = &jerr.pub;
+    cjpeg_init_error(&jerr);
     if (setjmp(jerr.jump)) {
         snprintf(error, error_size, "%s", jerr.message);
         jpeg_destroy_decompress(&cinfo);
@@ -34,6 +56,12 @@ static inline int cjpeg_decode(const unsigned char *data, unsigned long size, un
     jpeg_create_decompress(&cinfo);
     jpeg_mem_src(&cinfo, data, size);
     jpeg_read_header(&cinfo, TRUE);
+    if ((size_t)cinfo.image_width * cinfo.image_height > max_pixels) {
+        snprintf(error, error_size, "image too large (%u x %u pixels)",
+                 (unsigned)cinfo.image_width, (unsigned)cinfo.image_height);
+        jpeg_destroy_decompress(&cinfo);
+        return 1;
+    }
     if (cinfo.jpeg_color_space != JCS_GRAYSCALE) cinfo.out_color_space = JCS_RGB;
     jpeg_start_decompress(&cinfo);
     int w = cinfo.output_width, h = cinfo.output_height, c = cinfo.output_components;
@@ -45,6 +73,49 @@ static inline int cjpeg_decode(const unsigned char *data, unsigned long size, un
     }
     jpeg_finish_decompress(&cinfo);
     jpeg_destroy_decompress(&cinfo);
+    if (jerr.pub.num_warnings > 0) {
+        snprintf(error, error_size, "%s", jerr.warning);
+        free(out);
+        return 1;
+    }
     *pixels = out; *width = w; *height = h; *channels = c;
+    return 0;
+}
+
+/// Encodes 8-bit pixels (1 = gray or 3 = RGB channels, interleaved rows) as a baseline JPEG with
+/// the given quality (1...100). Returns 0 on success and fills *jpeg (malloc'd, caller frees) and
+/// *jpeg_size; else nonzero and `error`.
+static inline int cjpeg_encode(const unsigned char *pixels, int width, int height, int channels,
+                               int quality, unsigned char **jpeg, unsigned long *jpeg_size,
+                               char *error, size_t error_size) {
+    struct jpeg_compress_struct cinfo;
+    struct cjpeg_error_mgr jerr;
+    // jpeg_mem_dest grows this buffer with malloc; it stays ours to free, also after an error.
+    unsigned char *buffer = NULL;
+    unsigned long buffer_size = 0;
+    cinfo.err = &jerr.pub;
+    cjpeg_init_error(&jerr);
+    if (setjmp(jerr.jump)) {
+        snprintf(error, error_size, "%s", jerr.message);
+        jpeg_destroy_compress(&cinfo);
+        free(buffer);
+        return 1;
+    }
+    jpeg_create_compress(&cinfo);
+    jpeg_mem_dest(&cinfo, &buffer, &buffer_size);
+    cinfo.image_width = (JDIMENSION)width;
+    cinfo.image_height = (JDIMENSION)height;
+    cinfo.input_components = channels;
+    cinfo.in_color_space = channels == 1 ? JCS_GRAYSCALE : JCS_RGB;
+    jpeg_set_defaults(&cinfo);
+    jpeg_set_quality(&cinfo, quality, TRUE);
+    jpeg_start_compress(&cinfo, TRUE);
+    while (cinfo.next_scanline < cinfo.image_height) {
+        JSAMPROW row = (JSAMPROW)(pixels + (size_t)cinfo.next_scanline * width * channels);
+        jpeg_write_scanlines(&cinfo, &row, 1);
+    }
+    jpeg_finish_compress(&cinfo);
+    jpeg_destroy_compress(&cinfo);
+    *jpeg = buffer; *jpeg_size = buffer_size;
     return 0;
 }
