@@ -55,7 +55,8 @@ let package = Package(
         .testTarget(name: "StorageTests", dependencies: ["Storage", "TestSupport"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "TestSupport"]),
         .testTarget(name: "ProGANTests", dependencies: ["ProGAN", "Autograd", "TensorKit", "TestSupport"]),
-        .testTarget(name: "MetricsTests", dependencies: ["Metrics", "TensorKit", "TestSupport"]),
+        .testTarget(name: "MetricsTests", dependencies: ["Metrics", "TensorKit", "TestSupport"],
+                    resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v5]
 )
