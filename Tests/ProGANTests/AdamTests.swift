@@ -1,0 +1,107 @@
+import XCTest
+import TensorKit
+import Autograd
+@testable import ProGAN
+import TestSupport
+
+/// Adam with bias correction, against the closed form of Kingma and Ba, computed in Double.
+final class AdamTests: XCTestCase {
+    private func makeParams(_ a: [Float], _ b: [Float]) -> ParameterSet {
+        let p = ParameterSet()
+        _ = p.add("a", Tensor(shape: [a.count], data: a))
+        _ = p.add("b", Tensor(shape: [1, b.count], data: b))
+        return p
+    }
+
+    /// Runs `grads.count` steps of the textbook algorithm from `w0`.
+    private func reference(_ w0: [Float], _ grads: [[Float]], lr: Double, b1: Double, b2: Double,
+                           eps: Double) -> [Double] {
+        var w = w0.map(Double.init)
+        var m = [Double](repeating: 0, count: w.count), v = m
+        for (t, g) in grads.enumerated() {
+            let step = Double(t + 1)
+            for j in w.indices {
+                let gj = Double(g[j])
+                m[j] = b1 * m[j] + (1 - b1) * gj
+                v[j] = b2 * v[j] + (1 - b2) * gj * gj
+                let mHat = m[j] / (1 - pow(b1, step)), vHat = v[j] / (1 - pow(b2, step))
+                w[j] -= lr * mHat / (vHat.squareRoot() + eps)
+            }
+        }
+        return w
+    }
+
+    func testUpdatesMatchClosedFormWithBiasCorrection() {
+        let w0: [Float] = [0.5, -1, 2, 0.25, 3]
+        let grads: [[Float]] = [[0.1, -2, 1e-7, 0, 5], [-0.3, 1, 2e-7, 0.01, 4], [0.2, 0.5, -1e-3, 0.02, -1]]
+        let params = makeParams(Array(w0[0..<3]), Array(w0[3...]))
+        let adam = Adam(params, beta1: 0.9, beta2: 0.99, epsilon: 1e-8)
+        for k in 1...grads.count {
+            adam.update(params, flatGradient: grads[k - 1], learningRate: 0.01)
+            XCTAssertEqual(adam.step, k)
+            let expected = reference(w0, Array(grads[0..<k]), lr: 0.01, b1: 0.9, b2: 0.99, eps: 1e-8)
+            for (j, (a, e)) in zip(params.flatValues(), expected).enumerated() {
+                XCTAssertEqual(Double(a), e, accuracy: 1e-6, "step \(k), element \(j)")
+            }
+        }
+    }
+
+    func testPaperDefaultsFirstStep() {
+        // beta1 0, beta2 0.99: the first step is lr * g / (|g| + eps), so about lr * sign(g),
+        // except where |g| is comparable to eps.
+        let params = makeParams([1, 1, 1], [1])
+        let adam = Adam(params)
+        XCTAssertEqual(adam.beta1, 0)
+        XCTAssertEqual(adam.beta2, 0.99)
+        XCTAssertEqual(adam.epsilon, 1e-8)
+        let g: [Float] = [3, -0.5, 1e-8, 0]
+        adam.update(params, flatGradient: g, learningRate: 0.001)
+        let expected = reference([1, 1, 1, 1], [g], lr: 0.001, b1: 0, b2: 0.99, eps: 1e-8)
+        XCTAssertEqual(expected[0], 0.999, accuracy: 1e-9)
+        XCTAssertEqual(expected[2], 1 - 0.0005, accuracy: 1e-9)
+        for (a, e) in zip(params.flatValues(), expected) { XCTAssertEqual(Double(a), e, accuracy: 1e-7) }
+        // The moments: m = g, v = 0.01 g^2.
+        XCTAssertEqual(adam.m[0], [3, -0.5, 1e-8])
+        XCTAssertEqual(adam.v[1][0], 0, accuracy: 0)
+        XCTAssertEqual(adam.v[0][0], 0.09, accuracy: 1e-7)
+    }
+
+    func testResetZeroesMomentsAndRestartsBiasCorrection() {
+        let params = makeParams([0.5, -1, 2], [0.25])
+        let adam = Adam(params, beta1: 0.9, beta2: 0.99)
+        adam.update(params, flatGradient: [1, 2, 3, 4], learningRate: 0.01)
+        adam.update(params, flatGradient: [-1, 0.5, 3, 1], learningRate: 0.01)
+        XCTAssertTrue(adam.m.joined().contains { $0 != 0 })
+        adam.reset()
+        XCTAssertEqual(adam.step, 0)
+        XCTAssertTrue(adam.m.joined().allSatisfy { $0 == 0 })
+        XCTAssertTrue(adam.v.joined().allSatisfy { $0 == 0 })
+        XCTAssertEqual(adam.m.map(\.count), [3, 1])
+        // After a reset, an update is a first update from the current weights.
+        let w = params.flatValues()
+        let g: [Float] = [0.3, -0.2, 0.1, 2]
+        adam.update(params, flatGradient: g, learningRate: 0.01)
+        let expected = reference(w, [g], lr: 0.01, b1: 0.9, b2: 0.99, eps: 1e-8)
+        for (a, e) in zip(params.flatValues(), expected) { XCTAssertEqual(Double(a), e, accuracy: 1e-6) }
+    }
+
+    func testFlatGradientLayoutAndZeroFill() {
+        let params = makeParams([1, 2, 3], [4])
+        params.parameters[1].grad = Tensor(shape: [1, 1], data: [7])
+        XCTAssertEqual(params.flatGradient(), [0, 0, 0, 7])
+        params.zeroGradients()
+        XCTAssertNil(params.parameters[1].grad)
+        params.assign(flatValues: [5, 6, 7, 8])
+        XCTAssertEqual(params.flatValues(), [5, 6, 7, 8])
+        XCTAssertEqual(params.parameters[1].shape, [1, 1])
+    }
+
+    func testMovingAverage() {
+        let ema = makeParams([1, 1, 1], [1])
+        let target = makeParams([3, -1, 1], [5])
+        ema.moveAverage(towards: target, beta: 0.999)
+        for (a, e) in zip(ema.flatValues(), [3 + 0.999 * -2, -1 + 0.999 * 2, 1, 5 + 0.999 * -4] as [Double]) {
+            XCTAssertEqual(Double(a), e, accuracy: 1e-6)
+        }
+    }
+}

@@ -1,0 +1,87 @@
+import XCTest
+@testable import ProGAN
+
+/// The progressive growing schedule (paper appendix A.1).
+final class GrowthScheduleTests: XCTestCase {
+    let paper = GrowthSchedule.paper(finalResolution: 1024)
+
+    private func assertPoint(_ kimg: Double, resolution: Int, alpha: Float, phase: String,
+                             file: StaticString = #filePath, line: UInt = #line) {
+        let p = paper.point(imagesShown: Int(kimg * 1000))
+        XCTAssertEqual(p.resolution, resolution, "at \(kimg) kimg", file: file, line: line)
+        XCTAssertEqual(p.alpha, alpha, accuracy: 1e-6, "at \(kimg) kimg", file: file, line: line)
+        XCTAssertEqual(p.phase, phase, "at \(kimg) kimg", file: file, line: line)
+    }
+
+    func testPaperPreset() {
+        XCTAssertEqual(paper.stabilizeKimg, 800)
+        XCTAssertEqual(paper.fadeKimg, 800)
+        XCTAssertEqual(paper.initialResolution, 4)
+        XCTAssertEqual(paper.resolutions, [4, 8, 16, 32, 64, 128, 256, 512, 1024])
+        XCTAssertEqual(paper.growthKimg, 8 * 1600)
+        XCTAssertEqual(paper.totalKimg, 8 * 1600 + 800)
+        for r in [4, 8, 16, 32, 64, 128] { XCTAssertEqual(paper.minibatch(at: r), 16, "minibatch at \(r)") }
+        XCTAssertEqual(paper.minibatch(at: 256), 14)
+        XCTAssertEqual(paper.minibatch(at: 512), 6)
+        XCTAssertEqual(paper.minibatch(at: 1024), 3)
+        for r in paper.resolutions { XCTAssertEqual(paper.learningRate(at: r), 0.001) }
+    }
+
+    func testPointsAlongThePaperSchedule() {
+        assertPoint(0, resolution: 4, alpha: 1, phase: "stable")
+        assertPoint(799, resolution: 4, alpha: 1, phase: "stable")
+        assertPoint(800, resolution: 4, alpha: 1, phase: "stable")
+        assertPoint(800 + 400, resolution: 8, alpha: 0.5, phase: "fade")
+        assertPoint(800 + 200, resolution: 8, alpha: 0.25, phase: "fade")
+        assertPoint(1600, resolution: 8, alpha: 1, phase: "stable")
+        assertPoint(1600 + 800 + 600, resolution: 16, alpha: 0.75, phase: "fade")
+        assertPoint(4 * 1600 + 800 + 400, resolution: 128, alpha: 0.5, phase: "fade")
+        assertPoint(7 * 1600 + 800 + 400, resolution: 1024, alpha: 0.5, phase: "fade")
+        assertPoint(8 * 1600, resolution: 1024, alpha: 1, phase: "stable")
+        assertPoint(paper.totalKimg, resolution: 1024, alpha: 1, phase: "stable")
+        assertPoint(paper.totalKimg + 5000, resolution: 1024, alpha: 1, phase: "stable")
+    }
+
+    func testPointCarriesThatResolutionsMinibatchAndRate() {
+        let p128 = paper.point(imagesShown: (4 * 1600 + 1200) * 1000)
+        XCTAssertEqual(p128.resolution, 128)
+        XCTAssertEqual(p128.minibatch, 16)
+        // A fade into 256 uses 256's minibatch.
+        let p256 = paper.point(imagesShown: (5 * 1600 + 1200) * 1000)
+        XCTAssertEqual(p256.resolution, 256)
+        XCTAssertEqual(p256.minibatch, 14)
+        XCTAssertEqual(paper.point(imagesShown: (6 * 1600 + 100) * 1000).minibatch, 14)
+        XCTAssertEqual(paper.point(imagesShown: (6 * 1600 + 1000) * 1000).minibatch, 6)
+        XCTAssertEqual(paper.point(imagesShown: 13_000_000).minibatch, 3)
+        XCTAssertEqual(paper.point(imagesShown: 0).learningRate, 0.001)
+    }
+
+    func testAlphaRisesMonotonicallyDuringAFade() {
+        var last: Float = -1
+        for k in stride(from: 801.0, through: 1600, by: 50) {
+            let p = paper.point(imagesShown: Int(k * 1000))
+            XCTAssertEqual(p.resolution, 8)
+            XCTAssertGreaterThan(p.alpha, last)
+            last = p.alpha
+        }
+    }
+
+    func testValidateNamesTheMinibatchAndTheRanks() {
+        XCTAssertNoThrow(try paper.validate(ranks: 1))
+        // 16 and 14 divide by 2, 3 (at 1024) does not.
+        XCTAssertThrowsError(try paper.validate(ranks: 2)) {
+            let text = "\($0)"
+            XCTAssertTrue(text.contains("minibatch 3") && text.contains("2 ranks") && text.contains("1024"), text)
+        }
+        // 16 divides by 4, 14 (at 256) does not.
+        XCTAssertThrowsError(try paper.validate(ranks: 4)) {
+            let text = "\($0)"
+            XCTAssertTrue(text.contains("14") && text.contains("4 ranks") && text.contains("256x256"), text)
+        }
+        var s = GrowthSchedule(finalResolution: 64, stabilizeKimg: 10, fadeKimg: 10, totalKimg: 100, defaultMinibatch: 8)
+        XCTAssertNoThrow(try s.validate(ranks: 8))
+        XCTAssertThrowsError(try s.validate(ranks: 3))
+        s.totalKimg = 0
+        XCTAssertThrowsError(try s.validate(ranks: 1))
+    }
+}
