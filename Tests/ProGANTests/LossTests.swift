@@ -1,0 +1,166 @@
+import XCTest
+import TensorKit
+import Autograd
+@testable import ProGAN
+import TestSupport
+
+/// The D and G losses on one rank, against hand computations from D's outputs.
+final class LossTests: XCTestCase {
+    let resolution = 8
+    let alpha: Float = 0.6
+    let mix: [Float] = [0.1, 0.5, 0.9, 0.3]
+
+    private func tinyD(seed: UInt64 = 41) -> Discriminator {
+        let D = Discriminator(smallConfig(resolution: 8), seed: seed)
+        for (i, p) in D.parameters.parameters.enumerated() where p.name!.hasSuffix("/bias") {
+            p.assign(TestTensors.normal(p.shape, seed: 500 &+ UInt64(i), scale: 0.2))
+        }
+        return D
+    }
+
+    private var reals: Tensor { TestTensors.normal([4, 3, 8, 8], seed: 42) }
+    private var fakes: Tensor { TestTensors.normal([4, 3, 8, 8], seed: 43, scale: 0.5) }
+
+    private func scores(_ D: Discriminator, _ x: Tensor) throws -> [Double] {
+        try D(Var(x), resolution: resolution, alpha: alpha).value.data.map(Double.init)
+    }
+
+    private func mean(_ xs: [Double]) -> Double { xs.reduce(0, +) / Double(xs.count) }
+
+    /// Per-sample norms of the gradient of sum(D(xhat)) with respect to xhat, by a separate
+    /// first-order gradients() call.
+    private func gradientNorms(_ D: Discriminator, _ xhat: Tensor) throws -> [Double] {
+        let v = Var(xhat, requiresGrad: true)
+        let g = try gradients(of: D(v, resolution: resolution, alpha: alpha).sum(), wrt: [v])[0].value
+        let per = g.count / g.shape[0]
+        return (0..<g.shape[0]).map { s in
+            (0..<per).reduce(0.0) { $0 + Double(g.data[s * per + $1]) * Double(g.data[s * per + $1]) }.squareRoot()
+        }
+    }
+
+    /// xhat = real + mix * (fake - real), per sample.
+    private func interpolate(_ r: Tensor, _ f: Tensor) -> Tensor {
+        let per = r.count / r.shape[0]
+        var out = r
+        for i in 0..<r.count { out.data[i] = r.data[i] + (f.data[i] - r.data[i]) * mix[i / per] }
+        return out
+    }
+
+    private func lossValue(_ D: Discriminator, config: LossConfig, globalBatch: Int = 4) throws -> (Double, LossStats) {
+        let (loss, stats) = try discriminatorLoss(D, reals: Var(reals), fakes: Var(fakes), mix: mix, resolution: resolution,
+                                                  alpha: alpha, globalBatch: globalBatch, comm: LocalCollective(),
+                                                  config: config)
+        XCTAssertEqual(loss.shape.reduce(1, *), 1)
+        return (loss.value.sumAll(), stats)
+    }
+
+    func testWGANGPMatchesHandComputation() throws {
+        let D = tinyD()
+        let config = LossConfig()
+        XCTAssertEqual(config.kind, .wgangp)
+        XCTAssertEqual(config.gpLambda, 10)
+        XCTAssertEqual(config.gpTarget, 1)
+        XCTAssertEqual(config.drift, 0.001)
+        let (real, fake) = (try scores(D, reals), try scores(D, fakes))
+        let norms = try gradientNorms(D, interpolate(reals, fakes))
+        // A penalty that matters: norms away from the target.
+        XCTAssertGreaterThan(norms.map { abs($0 - 1) }.max()!, 0.05)
+        let gp = 10 * mean(norms.map { ($0 - 1) * ($0 - 1) })
+        let drift = 0.001 * mean(real.map { $0 * $0 })
+        let expected = mean(fake) - mean(real) + drift + gp
+        let (loss, stats) = try lossValue(D, config: config)
+        XCTAssertEqual(loss, expected, accuracy: 1e-5 * max(1, abs(expected)))
+        XCTAssertEqual(stats["loss/gp"]!, gp, accuracy: 1e-5 * max(1, gp))
+        XCTAssertEqual(stats["loss/drift"]!, drift, accuracy: 1e-6)
+        XCTAssertEqual(stats["D/real"]!, real.reduce(0, +), accuracy: 1e-5)
+        XCTAssertEqual(stats["D/fake"]!, fake.reduce(0, +), accuracy: 1e-5)
+        XCTAssertEqual(stats["grad_norm"]!, norms.reduce(0, +), accuracy: 1e-4)
+    }
+
+    func testWGANGPWithOtherTargetAndWeights() throws {
+        let D = tinyD(seed: 44)
+        var config = LossConfig()
+        config.gpLambda = 5
+        config.gpTarget = 2
+        config.drift = 0.1
+        let (real, fake) = (try scores(D, reals), try scores(D, fakes))
+        let norms = try gradientNorms(D, interpolate(reals, fakes))
+        let expected = mean(fake) - mean(real) + 0.1 * mean(real.map { $0 * $0 })
+            + 5 / 4 * mean(norms.map { ($0 - 2) * ($0 - 2) })
+        XCTAssertEqual(try lossValue(D, config: config).0, expected, accuracy: 1e-5 * max(1, abs(expected)))
+    }
+
+    func testLossIsScaledByTheGlobalMinibatch() throws {
+        // A rank holding 4 of 8 samples contributes half of the mean over its 4.
+        let D = tinyD()
+        let (local, _) = try lossValue(D, config: LossConfig(), globalBatch: 4)
+        let (share, _) = try lossValue(D, config: LossConfig(), globalBatch: 8)
+        XCTAssertEqual(share * 2, local, accuracy: 1e-5 * max(1, abs(local)))
+    }
+
+    /// The gradient-penalty term differentiated with respect to D's weights (double backprop),
+    /// against central differences of the loss. D's last dense layer is perturbed: its weights
+    /// reach the input gradient through every backward rule, and no leaky-ReLU kink lies after it.
+    func testWGANGPGradientWithRespectToLastLayerMatchesFiniteDifferences() throws {
+        let D = tinyD()
+        let config = LossConfig()
+        let (loss, _) = try discriminatorLoss(D, reals: Var(reals), fakes: Var(fakes), mix: mix, resolution: resolution,
+                                              alpha: alpha, globalBatch: 4, comm: LocalCollective(), config: config)
+        for name in ["D/4x4/dense1/weight", "D/4x4/dense1/bias"] {
+            let p = D.parameters[name]!
+            let analytic = try gradients(of: loss, wrt: [p])[0].value
+            let w0 = p.value
+            let eps: Float = 0.05
+            for j in 0..<w0.count {
+                func at(_ k: Float) throws -> (Double, Double) {
+                    var w = w0
+                    w.data[j] += k * eps
+                    p.assign(w)
+                    return (try lossValue(D, config: config).0, Double(w.data[j]) - Double(w0.data[j]))
+                }
+                let (p1, m1, p2, m2) = (try at(1), try at(-1), try at(2), try at(-2))
+                p.assign(w0)
+                let d1 = (p1.0 - m1.0) / (p1.1 - m1.1), d2 = (p2.0 - m2.0) / (p2.1 - m2.1)
+                let numeric = (4 * d1 - d2) / 3
+                XCTAssertEqual(Double(analytic.data[j]), numeric, accuracy: 1e-3 + 1e-3 * abs(numeric), "\(name)[\(j)]")
+            }
+        }
+    }
+
+    func testLSGANMatchesHandComputation() throws {
+        let D = tinyD()
+        var config = LossConfig()
+        config.kind = .lsgan
+        let (real, fake) = (try scores(D, reals), try scores(D, fakes))
+        let expected = 0.5 * mean(real.map { ($0 - 1) * ($0 - 1) }) + 0.5 * mean(fake.map { $0 * $0 })
+        XCTAssertEqual(try lossValue(D, config: config).0, expected, accuracy: 1e-5 * max(1, abs(expected)))
+    }
+
+    func testGeneratorLosses() throws {
+        let D = tinyD()
+        let fake = try scores(D, fakes)
+        var config = LossConfig()
+        let (wgan, stats) = try generatorLoss(D, fakes: Var(fakes), resolution: resolution, alpha: alpha, globalBatch: 4,
+                                              comm: LocalCollective(), config: config)
+        XCTAssertEqual(wgan.value.sumAll(), -mean(fake), accuracy: 1e-5)
+        XCTAssertEqual(stats["loss/G"]!, -mean(fake), accuracy: 1e-5)
+        config.kind = .lsgan
+        let (ls, _) = try generatorLoss(D, fakes: Var(fakes), resolution: resolution, alpha: alpha, globalBatch: 4,
+                                        comm: LocalCollective(), config: config)
+        XCTAssertEqual(ls.value.sumAll(), 0.5 * mean(fake.map { ($0 - 1) * ($0 - 1) }), accuracy: 1e-5)
+    }
+
+    func testGeneratorLossGradientReachesG() throws {
+        // -D(G(z)) differentiated through D into G's parameters: during the fade into 8x8 every
+        // parameter of G (both toRGBs included) is on the path and gets a nonzero gradient.
+        let G = Generator(smallConfig(resolution: 8), seed: 45)
+        let D = tinyD()
+        let z = Var(TestTensors.normal([4, 16], seed: 46))
+        let (loss, _) = try generatorLoss(D, fakes: G(z, resolution: 8, alpha: alpha), resolution: 8, alpha: alpha,
+                                          globalBatch: 4, comm: LocalCollective(), config: LossConfig())
+        let gs = try gradients(of: loss, wrt: G.parameters.parameters)
+        for (p, g) in zip(G.parameters.parameters, gs) {
+            XCTAssertTrue(g.value.data.contains { $0 != 0 }, "no gradient for \(p.name!)")
+        }
+    }
+}
