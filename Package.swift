@@ -55,6 +55,7 @@ let package = Package(
         .testTarget(name: "StorageTests", dependencies: ["Storage", "TestSupport"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "TestSupport"]),
         .testTarget(name: "ProGANTests", dependencies: ["ProGAN", "Autograd", "TensorKit", "TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "ProGAN", "Storage", "TestSupport"]),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics", "TensorKit", "TestSupport"],
                     resources: [.copy("Fixtures")]),
     ],

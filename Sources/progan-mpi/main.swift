@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 /// The `progan-mpi` command: Progressive GAN training on CPU clusters with MPI.
 struct ProganMPI: ParsableCommand {
@@ -9,7 +10,16 @@ struct ProganMPI: ParsableCommand {
         subcommands: ProganMPI.allSubcommands)
 
     /// Every subcommand; each lives in a file of its own named after it.
-    static var allSubcommands: [ParsableCommand.Type] { [DevStepCommand.self, MPISelfTestCommand.self, BenchKernelsCommand.self] }
+    static var allSubcommands: [ParsableCommand.Type] { [DatasetCommand.self, TrainCommand.self, GenerateCommand.self, DevStepCommand.self, MPISelfTestCommand.self, BenchKernelsCommand.self] }
 }
 
-ProganMPI.main()
+// ArgumentParser's own error output adds usage text; a user sees one line instead, with the
+// same exit codes (help and --version still print normally).
+do {
+    var command = try ProganMPI.parseAsRoot()
+    try command.run()
+} catch {
+    if ProganMPI.exitCode(for: error) == .success { ProganMPI.exit(withError: error) }
+    fail(ProganMPI.message(for: error).replacingOccurrences(of: "\n", with: " "),
+         code: ProganMPI.exitCode(for: error).rawValue)
+}

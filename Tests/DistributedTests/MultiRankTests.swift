@@ -1,3 +1,4 @@
+import TestSupport
 import XCTest
 
 /// Runs the real binary under `mpirun` (`progan-mpi mpi-selftest`), the way jobs run.

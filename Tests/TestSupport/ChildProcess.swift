@@ -7,21 +7,21 @@ import Darwin
 #endif
 
 /// A finished child process: how it ended, what it wrote, how long it took.
-struct ChildResult {
+public struct ChildResult {
     /// Exit code, or nil if a signal ended it.
-    var exitCode: Int32?
+    public var exitCode: Int32?
     /// The signal that ended it, or nil.
-    var signal: Int32?
+    public var signal: Int32?
     /// Whether the test's deadline ran out and the process group was killed.
-    var timedOut: Bool
-    var stdout: String
-    var stderr: String
-    var seconds: Double
+    public var timedOut: Bool
+    public var stdout: String
+    public var stderr: String
+    public var seconds: Double
 
-    var succeeded: Bool { exitCode == 0 && !timedOut }
+    public var succeeded: Bool { exitCode == 0 && !timedOut }
 
     /// One line for failure messages.
-    var summary: String {
+    public var summary: String {
         let end = timedOut ? "timed out" : exitCode.map { "exit \($0)" } ?? "signal \(signal ?? -1)"
         return "\(end) after \(String(format: "%.1f", seconds)) s\n--- stdout:\n\(stdout)\n--- stderr:\n\(stderr)"
     }
@@ -29,10 +29,10 @@ struct ChildResult {
 
 /// Runs commands in a process group of their own with a deadline, so a hung mpirun and all
 /// its ranks can be killed together, and no rank outlives its test.
-enum ChildProcess {
+public enum ChildProcess {
     /// Runs `arguments` (the first found on PATH) with `extraEnvironment` on top of a clean
     /// copy of this process's launch environment, and waits at most `timeout` seconds.
-    static func run(_ arguments: [String], extraEnvironment: [String: String] = [:],
+    public static func run(_ arguments: [String], extraEnvironment: [String: String] = [:],
                     timeout: Double, file: StaticString = #filePath, line: UInt = #line) throws -> ChildResult {
         let directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("distributed-tests-\(getpid())-\(UUID().uuidString)")
@@ -98,7 +98,7 @@ enum ChildProcess {
     /// MPI_Init in this process (the singleton tests) adds OMPI_MCA_ess=singleton, PMIX_* and
     /// more to `environ`; a child mpirun that inherited them would misbehave. On Linux,
     /// /proc/self/environ still holds the environment as it was at exec.
-    static func launchEnvironment() -> [String: String] {
+    public static func launchEnvironment() -> [String: String] {
         var environment = ProcessInfo.processInfo.environment
         if let data = FileManager.default.contents(atPath: "/proc/self/environ") {
             environment = [:]
@@ -116,7 +116,7 @@ enum ChildProcess {
     }
 
     /// The full path of `name` on PATH, or nil.
-    static func which(_ name: String) -> String? {
+    public static func which(_ name: String) -> String? {
         let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
         for directory in path.split(separator: ":") {
             let candidate = "\(directory)/\(name)"
@@ -126,15 +126,16 @@ enum ChildProcess {
     }
 
     /// The `progan-mpi` binary built with this test bundle: beside the test executable first,
-    /// then in the package's `.build/debug`.
-    static func proganBinary(filePath: String = #filePath) -> String? {
+    /// then in the package's `.build/debug`. `PROGAN_MPI_BINARY` overrides both.
+    public static func proganBinary(filePath: String = #filePath) -> String? {
+        if let path = ProcessInfo.processInfo.environment["PROGAN_MPI_BINARY"] { return path }
         var directories: [URL] = []
         if let exe = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
             directories.append(URL(fileURLWithPath: exe).deletingLastPathComponent())
         }
         directories.append(Bundle.main.bundleURL)
         directories.append(Bundle.main.bundleURL.deletingLastPathComponent())
-        // Tests/DistributedTests/ChildProcess.swift -> package root.
+        // Tests/TestSupport/ChildProcess.swift -> package root.
         let root = URL(fileURLWithPath: filePath).deletingLastPathComponent()
             .deletingLastPathComponent().deletingLastPathComponent()
         directories.append(root.appendingPathComponent(".build/debug"))
@@ -143,5 +144,15 @@ enum ChildProcess {
             if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
         }
         return nil
+    }
+
+    /// The release `progan-mpi` (training tests need its speed; `.ci/test.sh` builds it before
+    /// `swift test`), or `PROGAN_MPI_BINARY` when set.
+    public static func proganReleaseBinary(filePath: String = #filePath) -> String? {
+        if let path = ProcessInfo.processInfo.environment["PROGAN_MPI_BINARY"] { return path }
+        let root = URL(fileURLWithPath: filePath).deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent()
+        let candidate = root.appendingPathComponent(".build/release/progan-mpi").path
+        return FileManager.default.isExecutableFile(atPath: candidate) ? candidate : nil
     }
 }

@@ -1,0 +1,148 @@
+import Foundation
+import ProGAN
+import Storage
+import TensorKit
+
+/// A training checkpoint in HDF5 (DESIGN.md decision 6): G, D, the EMA generator and both Adam
+/// states under their parameter paths, plus the configuration and progress as JSON attributes.
+///
+/// Layout: `/G/...`, `/D/...`, `/Gs/...` hold every parameter under its name (e.g.
+/// `/G/G/8x8/conv0/weight`); `/adam/G/m/<name>`, `/adam/G/v/<name>` and the same for D hold the
+/// moments. Root attributes: `format`, `version`, `config` (JSON), `progress` (JSON),
+/// `adamG_step`, `adamD_step`. Files are written to a temporary name and renamed into place.
+public enum Checkpoint {
+    public static let formatName = "progan-mpi-checkpoint"
+    public static let formatVersion: Int64 = 1
+
+    /// File name of the checkpoint after `imagesShown` images (sorts by progress).
+    public static func fileName(imagesShown: Int) -> String {
+        String(format: "checkpoint-%09d.h5", imagesShown)
+    }
+
+    /// Writes the trainer's state to `path` atomically.
+    public static func save(_ trainer: Trainer, to path: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let config = String(decoding: try encoder.encode(trainer.config), as: UTF8.self)
+        let progress = String(decoding: try encoder.encode(trainer.progress), as: UTF8.self)
+        try HDF5File.writeAtomically(to: path) { file in
+            try file.setAttribute("format", .string(formatName))
+            try file.setAttribute("version", .int64(formatVersion))
+            try file.setAttribute("config", .string(config))
+            try file.setAttribute("progress", .string(progress))
+            try file.setAttribute("adamG_step", .int64(Int64(trainer.adamG.step)))
+            try file.setAttribute("adamD_step", .int64(Int64(trainer.adamD.step)))
+            for (group, set) in [("G", trainer.G.parameters), ("D", trainer.D.parameters), ("Gs", trainer.Gs.parameters)] {
+                for p in set.parameters {
+                    try file.write(p.value.data, shape: p.value.shape, to: "\(group)/\(p.name ?? "?")")
+                }
+            }
+            for (group, set, adam) in [("G", trainer.G.parameters, trainer.adamG), ("D", trainer.D.parameters, trainer.adamD)] {
+                for (i, p) in set.parameters.enumerated() {
+                    try file.write(adam.m[i], shape: p.value.shape, to: "adam/\(group)/m/\(p.name ?? "?")")
+                    try file.write(adam.v[i], shape: p.value.shape, to: "adam/\(group)/v/\(p.name ?? "?")")
+                }
+            }
+        }
+    }
+
+    /// The configuration stored in a checkpoint.
+    public static func config(at path: String) throws -> TrainingConfig {
+        let file = try open(path)
+        defer { try? file.close() }
+        return try readConfig(file, path)
+    }
+
+    /// Loads a checkpoint into `trainer`, whose configuration must equal the stored one.
+    /// - Throws: `ConfigError` naming the first differing setting, or HDF5 errors.
+    public static func load(_ path: String, into trainer: Trainer) throws {
+        let file = try open(path)
+        defer { try? file.close() }
+        let stored = try readConfig(file, path)
+        guard stored == trainer.config else {
+            throw ConfigError("\(path) was written with a different configuration (\(difference(stored, trainer.config))); resume with the same settings or start a new run directory")
+        }
+        let progress = try JSONDecoder().decode(TrainingProgress.self, from: Data(try file.stringAttribute("progress").utf8))
+        for (group, set) in [("G", trainer.G.parameters), ("D", trainer.D.parameters), ("Gs", trainer.Gs.parameters)] {
+            for p in set.parameters {
+                p.assign(Tensor(shape: p.value.shape, data: try file.read("\(group)/\(p.name ?? "?")", as: Float.self)))
+            }
+        }
+        for (group, set, adam) in [("G", trainer.G.parameters, trainer.adamG), ("D", trainer.D.parameters, trainer.adamD)] {
+            for (i, p) in set.parameters.enumerated() {
+                adam.m[i] = try file.read("adam/\(group)/m/\(p.name ?? "?")", as: Float.self)
+                adam.v[i] = try file.read("adam/\(group)/v/\(p.name ?? "?")", as: Float.self)
+            }
+        }
+        trainer.adamG.step = Int(try file.int64Attribute("adamG_step"))
+        trainer.adamD.step = Int(try file.int64Attribute("adamD_step"))
+        trainer.progress = progress
+    }
+
+    /// Loads only the EMA generator's weights (for sampling).
+    public static func loadGenerator(_ path: String) throws -> (Generator, TrainingConfig, TrainingProgress) {
+        let file = try open(path)
+        defer { try? file.close() }
+        let config = try readConfig(file, path)
+        let progress = try JSONDecoder().decode(TrainingProgress.self, from: Data(try file.stringAttribute("progress").utf8))
+        let gs = Generator(config.network, seed: config.seed)
+        for p in gs.parameters.parameters {
+            p.assign(Tensor(shape: p.value.shape, data: try file.read("Gs/\(p.name ?? "?")", as: Float.self)))
+        }
+        return (gs, config, progress)
+    }
+
+    /// The newest checkpoint in a run directory that opens and carries the format attribute,
+    /// or nil when there is none. Unreadable files (e.g. from a full disk) are passed over.
+    public static func newest(in directory: String) -> String? {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        for name in names.filter({ $0.hasPrefix("checkpoint-") && $0.hasSuffix(".h5") }).sorted().reversed() {
+            let path = directory + "/" + name
+            if let file = try? HDF5File.open(path), (try? file.stringAttribute("format")) == formatName {
+                try? file.close()
+                return path
+            }
+        }
+        return nil
+    }
+
+    static func open(_ path: String) throws -> HDF5File {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw ConfigError("\(path): no such checkpoint file")
+        }
+        let file = try HDF5File.open(path)
+        guard (try? file.stringAttribute("format")) == formatName else {
+            try? file.close()
+            throw ConfigError("\(path) is an HDF5 file but not a progan-mpi checkpoint (no format attribute \"\(formatName)\")")
+        }
+        return file
+    }
+
+    static func readConfig(_ file: HDF5File, _ path: String) throws -> TrainingConfig {
+        do {
+            return try JSONDecoder().decode(TrainingConfig.self, from: Data(try file.stringAttribute("config").utf8))
+        } catch let error as DecodingError {
+            throw ConfigError("\(path): stored configuration cannot be read (\(error)); it was written by an incompatible version")
+        }
+    }
+
+    /// Names the top-level settings that differ, for the refusal message.
+    static func difference(_ a: TrainingConfig, _ b: TrainingConfig) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        func flat(_ c: TrainingConfig) -> [String: String] {
+            guard let data = try? encoder.encode(c),
+                  let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return [:] }
+            var out: [String: String] = [:]
+            for (k, v) in object {
+                if let inner = v as? [String: Any] {
+                    for (k2, v2) in inner { out["\(k).\(k2)"] = "\(v2)" }
+                } else { out[k] = "\(v)" }
+            }
+            return out
+        }
+        let (fa, fb) = (flat(a), flat(b))
+        let keys = Set(fa.keys).union(fb.keys).filter { fa[$0] != fb[$0] }.sorted()
+        return keys.prefix(3).map { "\($0): checkpoint \(fa[$0] ?? "-"), now \(fb[$0] ?? "-")" }.joined(separator: "; ")
+    }
+}

@@ -1,0 +1,43 @@
+import Foundation
+import ProGAN
+import Storage
+import TensorKit
+
+/// Real images from a progan-mpi HDF5 dataset: each resolution's level is read from its own
+/// `dataRxR` array (made by 2x2 averaging at creation), held in memory when it is small enough,
+/// otherwise gathered by rows per minibatch.
+public final class DatasetImages: RealImageSource {
+    public let file: ImageDatasetFile
+    public var count: Int { file.count }
+    public var channels: Int { file.channels }
+    public var resolution: Int { file.resolution }
+    /// Levels up to this many bytes are cached in memory on first use.
+    public let cacheLimitBytes: Int
+    private var cache: [Int: [UInt8]] = [:]
+
+    /// Opens `path`; throws a one-line error for a missing file, a non-HDF5 file or another schema.
+    public init(path: String, cacheLimitBytes: Int = 1 << 30) throws {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw ConfigError("\(path): no such dataset file; create one with 'progan-mpi dataset create'")
+        }
+        file = try ImageDatasetFile(path: path)
+        self.cacheLimitBytes = cacheLimitBytes
+    }
+
+    public func images(_ indices: [Int], resolution r: Int) throws -> Tensor {
+        let plane = channels * r * r
+        let bytes: [UInt8]
+        if count * plane <= cacheLimitBytes {
+            if cache[r] == nil { cache[r] = try file.images(resolution: r, rows: 0..<count) }
+            let level = cache[r]!
+            var gathered = [UInt8](repeating: 0, count: indices.count * plane)
+            for (i, idx) in indices.enumerated() {
+                gathered.replaceSubrange(i * plane..<(i + 1) * plane, with: level[idx * plane..<(idx + 1) * plane])
+            }
+            bytes = gathered
+        } else {
+            bytes = try file.images(resolution: r, indices: indices)
+        }
+        return Tensor(shape: [indices.count, channels, r, r], data: bytes.map { Float($0) / 127.5 - 1 })
+    }
+}

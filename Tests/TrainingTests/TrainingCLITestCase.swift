@@ -1,0 +1,101 @@
+import Foundation
+import Storage
+import TestSupport
+import XCTest
+
+/// Runs the real release binary on a small Fashion-MNIST-like dataset made once per test run.
+class TrainingCLITestCase: XCTestCase {
+    var directory: URL!
+
+    override func setUpWithError() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("training-tests-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+
+    func binary() throws -> String {
+        guard let b = ChildProcess.proganReleaseBinary() else {
+            throw XCTSkip("no release progan-mpi: run 'swift build -c release --product progan-mpi' first (.ci/test.sh does)")
+        }
+        return b
+    }
+
+    /// Runs progan-mpi with `arguments` (under `mpirun -np ranks` when ranks > 1).
+    @discardableResult
+    func progan(_ arguments: [String], ranks: Int = 1, timeout: Double = 120) throws -> ChildResult {
+        let b = try binary()
+        let argv = ranks > 1 ? ["mpirun", "-np", "\(ranks)", "--oversubscribe", b] + arguments : [b] + arguments
+        return try ChildProcess.run(argv, timeout: timeout)
+    }
+
+    /// A small 32x32 grayscale dataset of smooth synthetic images (written by the binary from a
+    /// folder would need image files; Fashion-MNIST may be absent): made through the Storage API.
+    func makeDataset(_ name: String = "data.h5", count: Int = 64) throws -> String {
+        let file = path(name)
+        var pixels = [UInt8](repeating: 0, count: count * 32 * 32)
+        for n in 0..<count {
+            for y in 0..<32 {
+                for x in 0..<32 {
+                    let u: Double = Double(x) * 0.2 * Double(1 + n % 5) + Double(n)
+                    let w: Double = Double(y) * 0.15 * Double(1 + n % 3)
+                    let v: Double = 127.5 + 120 * sin(u) * cos(w)
+                    pixels[n * 1024 + y * 32 + x] = UInt8(max(0, min(255, v)))
+                }
+            }
+        }
+        try ImageDatasetFile.create(at: file, resolution: 32, channels: 1, count: count, source: "test") { w in
+            var level = pixels
+            var r = 32
+            while true {
+                try w.write(level, level: r, rows: 0..<count)
+                if r == 4 { break }
+                var half = [UInt8](repeating: 0, count: count * r * r / 4)
+                for p in 0..<count {
+                    for y in 0..<r / 2 {
+                        for x in 0..<r / 2 {
+                            let a = p * r * r + 2 * y * r + 2 * x
+                            let sum: Int = Int(level[a]) + Int(level[a + 1]) + Int(level[a + r]) + Int(level[a + r + 1])
+                            half[(p * r / 2 + y) * r / 2 + x] = UInt8((sum + 2) / 4)
+                        }
+                    }
+                }
+                level = half
+                r /= 2
+            }
+        }
+        return file
+    }
+
+    /// Every dataset of a checkpoint, by name.
+    func checkpointArrays(_ file: String) throws -> [String: [Float]] {
+        let f = try HDF5File.open(file)
+        defer { try? f.close() }
+        var out: [String: [Float]] = [:]
+        for info in try f.datasetNames() { out[info.path] = try f.read(info.path, as: Float.self) }
+        return out
+    }
+
+    /// The checkpoints in a run directory, oldest first.
+    func checkpoints(_ run: String) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: run)) ?? [])
+            .filter { $0.hasPrefix("checkpoint-") && $0.hasSuffix(".h5") }.sorted().map { run + "/" + $0 }
+    }
+
+    /// The metrics.jsonl records of a run.
+    func metrics(_ run: String) throws -> [[String: Any]] {
+        let text = try String(contentsOfFile: run + "/metrics.jsonl", encoding: .utf8)
+        return try text.split(separator: "\n").map {
+            try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]
+        }
+    }
+
+    /// Base arguments of a tiny run.
+    func tinyArguments(data: String, out: String) -> [String] {
+        ["train", "--data", data, "--out", out, "--preset", "tiny", "--tick-kimg", "0.04"]
+    }
+}
