@@ -1,5 +1,6 @@
 import Foundation
 import Imaging
+import Metrics
 import ProGAN
 import TensorKit
 
@@ -18,6 +19,10 @@ public struct RunOptions: Sendable {
     public var keepCheckpoints = 3
     /// Print the tick lines to stdout as well as to log.txt.
     public var echo = true
+    /// Compute the sliced Wasserstein distance every this many ticks (0: never).
+    public var swdTicks = 0
+    /// Images per side for the SWD.
+    public var swdImages = 1024
     public init(directory: String) { self.directory = directory }
 }
 
@@ -40,6 +45,7 @@ public final class TrainingRun {
     let order: DataOrder
     var isRoot: Bool { trainer.group.rank == 0 }
     private var log: FileHandle?
+    private var swd: SWDEvaluator?
     private var metrics: FileHandle?
 
     /// Sets up a run; with `resume` loads the checkpoint first (all ranks read it).
@@ -75,6 +81,14 @@ public final class TrainingRun {
         if isRoot {
             write(line: "start: \(trainer.progress.imagesShown / 1000) kimg done, \(String(format: "%.0f", trainer.config.schedule.totalKimg)) kimg to train, \(group.size) rank(s)")
             if trainer.progress.imagesShown == 0 { try writeGrid(name: "reals.png", samples: try realsGrid()) }
+            if options.swdTicks > 0 {
+                let res = trainer.config.network.resolution
+                swd = try SWDEvaluator(data: data, resolution: res, count: options.swdImages, seed: trainer.config.seed)
+                let floor = try SWDEvaluator.floor(data: data, resolution: res, count: options.swdImages, seed: trainer.config.seed)
+                write(line: "swd real-vs-real floor (\(swd!.count) images): " + describe(floor))
+                try writeRecord(["kind": "swd_floor", "images": swd!.count, "swd_avg": floor.average,
+                                 "swd_levels": floor.perLevel, "swd_resolutions": floor.resolutions])
+            }
         }
         while !trainer.finished {
             let p = trainer.point
@@ -102,6 +116,16 @@ public final class TrainingRun {
                                imagesThisRun: trainer.progress.imagesShown - startImages)
                     try writeGrid(name: String(format: "fakes-%09d.png", trainer.progress.imagesShown),
                                   samples: try trainer.gridSamples(count: options.gridCount))
+                    if let swd, ticks % options.swdTicks == 0 || trainer.finished {
+                        let t0 = Date()
+                        let r = try swd.evaluate(trainer.Gs, latentSize: trainer.config.network.latentSize,
+                                                 stageResolution: trainer.progress.resolution, alpha: trainer.progress.alpha)
+                        write(line: String(format: "swd at kimg %.1f: ", Double(trainer.progress.imagesShown) / 1000) + describe(r)
+                              + String(format: " (%.1f s)", Date().timeIntervalSince(t0)))
+                        try writeRecord(["kind": "swd", "kimg": Double(trainer.progress.imagesShown) / 1000,
+                                         "images": swd.count, "swd_avg": r.average, "swd_levels": r.perLevel,
+                                         "swd_resolutions": r.resolutions])
+                    }
                 }
                 statsSum = [:]; statsImages = 0
                 tickStart = Date(); tickStartImages = trainer.progress.imagesShown
@@ -179,9 +203,18 @@ public final class TrainingRun {
                                      "time": Date().timeIntervalSince1970]
         for (k, v) in means { record[k] = v }
         for (k, v) in trainer.timings.asDictionary { record[k] = v }
+        try writeRecord(record)
+        trainer.timings = StepTimings()
+    }
+
+    private func writeRecord(_ record: [String: Any]) throws {
         let data = try JSONSerialization.data(withJSONObject: record, options: [.sortedKeys])
         metrics?.write(data + Data("\n".utf8))
-        trainer.timings = StepTimings()
+    }
+
+    private func describe(_ r: SlicedWassersteinResult) -> String {
+        zip(r.resolutions, r.perLevel).map { "\($0.0)px \(String(format: "%.2f", $0.1))" }.joined(separator: "  ")
+            + String(format: "  avg %.2f (x1e3)", r.average)
     }
 
     private func realsGrid() throws -> Tensor {

@@ -37,6 +37,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Checkpoint every this many ticks.") var checkpointTicks = 1
     @Option(help: "'auto' (newest checkpoint in --out, if any), 'none', or a checkpoint path.") var resume: String = "none"
     @Option(help: "BLAS threads per rank (default 1: one rank a core).") var threads = 1
+    @Option(help: "Sliced Wasserstein distance every this many ticks (0: off); needs a final resolution >= 16.") var swdTicks = 0
+    @Option(help: "Images per side for the SWD (the paper used 16384).") var swdImages = 1024
     @Option(help: .hidden) var maxSteps: Int?
 
     func validate() throws {
@@ -50,6 +52,7 @@ struct TrainCommand: ParsableCommand {
         if let minibatch, minibatch < 1 { throw ValidationError("--minibatch must be positive") }
         guard tickKimg > 0 else { throw ValidationError("--tick-kimg must be positive") }
         guard checkpointTicks >= 1 else { throw ValidationError("--checkpoint-ticks must be >= 1") }
+        guard swdTicks >= 0, swdImages >= 2 else { throw ValidationError("--swd-ticks must be >= 0 and --swd-images >= 2") }
     }
 
     /// The resolved configuration: the preset, then every override.
@@ -96,6 +99,8 @@ struct TrainCommand: ParsableCommand {
             options.tickKimg = tickKimg
             options.checkpointTicks = checkpointTicks
             options.maxSteps = maxSteps
+            options.swdTicks = swdTicks
+            options.swdImages = swdImages
             options.echo = isRoot
             if let checkpoint, isRoot { print("resuming from \(checkpoint)") }
             let run = try TrainingRun(config: config, group: group, data: data, options: options, resumeFrom: checkpoint)
