@@ -94,4 +94,20 @@ final class ResumeAndRanksTests: TrainingCLITestCase {
         XCTAssertEqual(r.stderr.split(separator: "\n").filter { $0.contains("progan-mpi: error") }.count, 1, r.stderr)
         XCTAssertTrue(checkpoints(out).isEmpty)
     }
+
+    /// Eight ranks on two cores with the fashion-mnist preset: runs, and only rank 0 writes
+    /// (one log, one set of files, one start line on stdout).
+    func testEightRanksOversubscribedWriteFromRankZeroOnly() throws {
+        let data = try makeDataset()
+        let out = path("run8")
+        let r = try progan(["train", "--data", data, "--out", out, "--preset", "fashion-mnist", "--max-steps", "2",
+                            "--tick-kimg", "1"], ranks: 8, timeout: 240)
+        XCTAssertTrue(r.succeeded, r.summary)
+        XCTAssertEqual(r.stdout.components(separatedBy: "start: ").count - 1, 1, r.stdout)
+        XCTAssertTrue(r.stdout.contains("8 rank(s)"), r.stdout)
+        let files = try FileManager.default.contentsOfDirectory(atPath: out).sorted()
+        XCTAssertEqual(files, ["checkpoint-000000032.h5", "config.json", "fakes-000000032.png", "log.txt", "metrics.jsonl", "reals.png"])
+        let log = try String(contentsOfFile: out + "/log.txt", encoding: .utf8)
+        XCTAssertEqual(log.components(separatedBy: "start: ").count - 1, 1, log)
+    }
 }
