@@ -79,15 +79,16 @@ public enum Checkpoint {
         trainer.progress = progress
     }
 
-    /// Loads only the EMA generator's weights (for sampling).
-    public static func loadGenerator(_ path: String) throws -> (Generator, TrainingConfig, TrainingProgress) {
+    /// Loads only a generator's weights (for sampling): the EMA generator "Gs" by default, or the
+    /// trained "G".
+    public static func loadGenerator(_ path: String, network: String = "Gs") throws -> (Generator, TrainingConfig, TrainingProgress) {
         let file = try open(path)
         defer { try? file.close() }
         let config = try readConfig(file, path)
         let progress = try JSONDecoder().decode(TrainingProgress.self, from: Data(try file.stringAttribute("progress").utf8))
         let gs = Generator(config.network, seed: config.seed)
         for p in gs.parameters.parameters {
-            p.assign(Tensor(shape: p.value.shape, data: try file.read("Gs/\(p.name ?? "?")", as: Float.self)))
+            p.assign(Tensor(shape: p.value.shape, data: try file.read("\(network)/\(p.name ?? "?")", as: Float.self)))
         }
         return (gs, config, progress)
     }

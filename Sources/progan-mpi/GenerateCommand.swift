@@ -15,6 +15,7 @@ struct GenerateCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "Output PNG.") var out: String
     @Option(help: "Number of samples.") var count = 64
     @Option(help: "Latent seed.") var seed: UInt64 = 0
+    @Flag(help: "Sample the trained generator G instead of its moving average Gs.") var raw = false
 
     func validate() throws {
         guard (1...1024).contains(count) else { throw ValidationError("--count must be in 1...1024, got \(count)") }
@@ -23,7 +24,7 @@ struct GenerateCommand: ParsableCommand {
 
     func run() throws {
         reportingErrors {
-            let (gs, config, progress) = try Checkpoint.loadGenerator(checkpoint)
+            let (gs, config, progress) = try Checkpoint.loadGenerator(checkpoint, network: raw ? "G" : "Gs")
             let latentSize = config.network.latentSize
             let rng = CounterRNG(seed: seed)
             let z = Tensor(shape: [count, latentSize], data: (0..<count * latentSize).map { rng.normal(stream: 7, index: UInt64($0)) })

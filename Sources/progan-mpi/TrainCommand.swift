@@ -33,6 +33,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Loss: wgangp or lsgan.") var loss: String?
     @Option(help: "Minibatch-stddev group size (0 = the whole global minibatch).") var mbstdGroup: Int?
     @Flag(help: "Mirror real images left-right at random.") var mirror = false
+    @Option(help: "Decay a step of the generator's moving average Gs (paper: 0.999).") var emaBeta: Float?
     @Option(help: "Report every this many thousand images.") var tickKimg: Double = 4
     @Option(help: "Checkpoint every this many ticks.") var checkpointTicks = 1
     @Option(help: "'auto' (newest checkpoint in --out, if any), 'none', or a checkpoint path.") var resume: String = "none"
@@ -50,6 +51,7 @@ struct TrainCommand: ParsableCommand {
             throw ValidationError("--resolution \(r) is not a power of two between 4 and 1024")
         }
         if let minibatch, minibatch < 1 { throw ValidationError("--minibatch must be positive") }
+        if let emaBeta, !(0...1).contains(emaBeta) { throw ValidationError("--ema-beta must be in 0...1, got \(emaBeta)") }
         guard tickKimg > 0 else { throw ValidationError("--tick-kimg must be positive") }
         guard checkpointTicks >= 1 else { throw ValidationError("--checkpoint-ticks must be >= 1") }
         guard swdTicks >= 0, swdImages >= 2 else { throw ValidationError("--swd-ticks must be >= 0 and --swd-images >= 2") }
@@ -71,6 +73,7 @@ struct TrainCommand: ParsableCommand {
         if let loss { c.loss.kind = LossConfig.Kind(rawValue: loss)! }
         if let mbstdGroup { c.network.mbstdGroupSize = mbstdGroup }
         if mirror { c.mirror = true }
+        if let emaBeta { c.emaBeta = emaBeta }
         return c
     }
 
