@@ -43,6 +43,10 @@ struct DatasetCommand: ParsableCommand {
             let start = Date()
             let say: (String) -> Void = { print("dataset: \($0)"); fflush(stdout) }
             let summary = reportingErrors {
+                // The output's folder is made here (data/ does not exist in a fresh clone); the file
+                // itself appears only when complete (written under a temporary name, then renamed).
+                let parent = (out as NSString).deletingLastPathComponent
+                if !parent.isEmpty { try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true) }
                 if let dir = fashionMnist {
                     return try DatasetBuilder.fashionMNIST(directory: dir, output: out, includeTest: includeTest, progress: say)
                 }

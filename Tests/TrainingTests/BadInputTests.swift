@@ -78,4 +78,18 @@ final class BadInputTests: TrainingCLITestCase {
         XCTAssertTrue(r.stderr.contains("--force"), r.stderr)
         XCTAssertEqual(try String(contentsOfFile: out, encoding: .utf8), "keep")
     }
+
+    /// `dataset create -o data/x.h5` in a fresh clone, where data/ does not exist yet (README main command).
+    func testDatasetCreateMakesTheOutputFolder() throws {
+        let folder = path("images")
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let data = try makeDataset()
+        let r0 = try progan(tinyArguments(data: data, out: path("r")) + ["--max-steps", "1"])
+        XCTAssertTrue(r0.succeeded, r0.summary)
+        try FileManager.default.copyItem(atPath: path("r") + "/reals.png", toPath: folder + "/a.png")
+        let out = path("new/sub/x.h5")
+        let r = try progan(["dataset", "create", "--images", folder, "--resolution", "8", "-o", out])
+        XCTAssertTrue(r.succeeded, r.summary)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: out))
+    }
 }
