@@ -16,14 +16,11 @@ public protocol ProcessGroup: Collective {
     func barrier() throws
 }
 
-/// The one-process group.
-public final class SingleProcess: ProcessGroup {
-    public init() {}
-    public var rank: Int { 0 }
-    public var size: Int { 1 }
-    public func allGather(_ x: [Float]) -> [Float] { x }
-    public func reduceScatter(_ x: [Float]) -> [Float] { x }
-    public func allReduceSum(_ x: inout [Float]) {}
+/// The one-process group: Autograd's `LocalCollective` (every collective the identity) with the
+/// loop's extra operations, which are identities too.
+public typealias SingleProcess = LocalCollective
+
+extension LocalCollective: ProcessGroup {
     public func broadcastFromRoot(_ x: inout [Float]) throws {}
     public func broadcastBytesFromRoot(_ x: [UInt8]) throws -> [UInt8] { x }
     public func allReduceMax(_ x: Int) throws -> Int { x }

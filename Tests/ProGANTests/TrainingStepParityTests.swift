@@ -102,19 +102,8 @@ final class TrainingStepParityTests: XCTestCase {
     func assertParity(_ prefix: String, scales: [String: Double] = [:],
                       file: StaticString = #filePath, line: UInt = #line) throws {
         let fx = try loadFixture()
-        let ours = try computeAll(fx).filter { $0.key.hasPrefix(prefix) }
-        XCTAssertFalse(ours.isEmpty, "nothing computed under \(prefix)", file: file, line: line)
-        let report = ProcessInfo.processInfo.environment["PROGAN_PARITY_REPORT"] == "1"
-        for (name, t) in ours.sorted(by: { $0.key < $1.key }) {
-            let ref = try fx.tensor(name)
-            guard t.shape == ref.shape else {
-                XCTFail("\(name): shape \(t.shape), PyTorch \(ref.shape)", file: file, line: line)
-                continue
-            }
-            let err = maxRelativeError(t, ref, scale: scales[name])
-            if report { print("parity", name.padding(toLength: 36, withPad: " ", startingAt: 0), String(format: "%.3e", err)) }
-            XCTAssertLessThanOrEqual(err, Self.tolerance, "\(name): relative error \(err)", file: file, line: line)
-        }
+        try TestSupport.assertParity(try computeAll(fx), fixture: fx, prefix: prefix, scales: scales,
+                                     tolerance: Self.tolerance, file: file, line: line)
     }
 
     func testFixtureIsComplete() throws {

@@ -1,5 +1,6 @@
 import Foundation
 import TensorKit
+import XCTest
 
 /// Named tensors read from a JSON fixture written by a reference script (e.g. PyTorch):
 /// `{"description": "...", "tensors": {"name": {"shape": [Int], "data": [Float]}}}`, data row-major.
@@ -62,4 +63,25 @@ public func maxRelativeError(_ actual: Tensor, _ expected: Tensor, scale: Double
     }
     let s = scale ?? refScale
     return s > 0 ? diff / s : diff
+}
+
+/// Compares every tensor of `computed` whose name starts with `prefix` with the fixture's tensor of
+/// the same name: shapes equal and `maxRelativeError` (against max|ref|, or `scales[name]`) at most
+/// `tolerance`. `PROGAN_PARITY_REPORT=1` prints each error.
+public func assertParity(_ computed: [String: Tensor], fixture: TensorFixture, prefix: String,
+                         scales: [String: Double] = [:], tolerance: Double,
+                         file: StaticString = #filePath, line: UInt = #line) throws {
+    let ours = computed.filter { $0.key.hasPrefix(prefix) }
+    XCTAssertFalse(ours.isEmpty, "nothing computed under \(prefix)", file: file, line: line)
+    let report = ProcessInfo.processInfo.environment["PROGAN_PARITY_REPORT"] == "1"
+    for (name, t) in ours.sorted(by: { $0.key < $1.key }) {
+        let ref = try fixture.tensor(name)
+        guard t.shape == ref.shape else {
+            XCTFail("\(name): shape \(t.shape), PyTorch \(ref.shape)", file: file, line: line)
+            continue
+        }
+        let err = maxRelativeError(t, ref, scale: scales[name])
+        if report { print("parity", name.padding(toLength: 36, withPad: " ", startingAt: 0), String(format: "%.3e", err)) }
+        XCTAssertLessThanOrEqual(err, tolerance, "\(name): max|ours - ref| / max|ref| = \(err)", file: file, line: line)
+    }
 }
