@@ -8,6 +8,19 @@ public struct SlicedWassersteinResult: Sendable, Equatable {
     public let perLevel: [Double]
     /// Mean of `perLevel`.
     public var average: Double { perLevel.reduce(0, +) / Double(max(perLevel.count, 1)) }
+
+    /// The result from the per-(level, repeat) terms of `slicedWassersteinTerms` (all included,
+    /// possibly summed over processes): each level's mean over its repeats, times 1e3.
+    public init(resolutions: [Int], terms: [Double]) {
+        let r = SlicedWasserstein.repeats
+        precondition(terms.count == resolutions.count * r, "SWD terms: \(terms.count) for \(resolutions.count) levels")
+        self.resolutions = resolutions
+        perLevel = (0..<resolutions.count).map { l in
+            var total = 0.0
+            for k in 0..<r { total += terms[l * r + k] }
+            return total / Double(r) * 1e3
+        }
+    }
 }
 
 /// The sliced Wasserstein distance of Karras et al. (2018), appendix D, between two sets of
@@ -30,6 +43,22 @@ public struct SlicedWassersteinResult: Sendable, Equatable {
 ///   set's level plus at most 2 * 64 MB of projections.
 public func slicedWassersteinDistance(real: SWDDescriptorSet, fake: SWDDescriptorSet,
                                       seed: UInt64) throws -> SlicedWassersteinResult {
+    let terms = try slicedWassersteinTerms(real: real, fake: fake, seed: seed) { _, _ in true }
+    return SlicedWassersteinResult(resolutions: real.resolutions, terms: terms)
+}
+
+/// The pieces of `slicedWassersteinDistance(real:fake:seed:)`, so that processes can share them:
+/// the mean sorted-projection difference of each (level, repeat) pair that `include` selects,
+/// 0 for the others, laid out `level * SlicedWasserstein.repeats + repeat`.
+///
+/// Each term depends only on the two sets, the seed and its own (level, repeat), so terms computed
+/// by different processes and summed elementwise give exactly the single-process terms; pass the
+/// sum to `SlicedWassersteinResult(resolutions:terms:)`. A level is normalized only if one of its
+/// repeats is included.
+///
+/// - Throws: `MetricsError.mismatchedSets` if the sets differ in shape or size, or are empty.
+public func slicedWassersteinTerms(real: SWDDescriptorSet, fake: SWDDescriptorSet, seed: UInt64,
+                                   include: (_ level: Int, _ repeat: Int) -> Bool) throws -> [Double] {
     guard real.resolution == fake.resolution, real.channels == fake.channels else {
         throw MetricsError.mismatchedSets(
             "real set is \(real.channels)x\(real.resolution)^2, fake set is \(fake.channels)x\(fake.resolution)^2")
@@ -42,21 +71,19 @@ public func slicedWassersteinDistance(real: SWDDescriptorSet, fake: SWDDescripto
         throw MetricsError.mismatchedSets("SWD needs at least one image in each set")
     }
     let rng = CounterRNG(seed: seed)
-    var perLevel: [Double] = []
-    for l in 0..<real.levels.count {
+    let repeats = SlicedWasserstein.repeats
+    var terms = [Double](repeating: 0, count: real.levels.count * repeats)
+    for l in 0..<real.levels.count where (0..<repeats).contains(where: { include(l, $0) }) {
         let a = SlicedWasserstein.normalized(real.levels[l], channels: real.channels)
         let b = SlicedWasserstein.normalized(fake.levels[l], channels: fake.channels)
-        var total = 0.0
-        for r in 0..<SlicedWasserstein.repeats {
+        for r in 0..<repeats where include(l, r) {
             let dirs = RandomDraws.directions(rng, level: l, repeat: r, count: SlicedWasserstein.directionsPerRepeat,
                                               dimension: real.descriptorLength)
-            total += SlicedWasserstein.meanSortedDifference(a, b, directions: dirs,
-                                                            count: SlicedWasserstein.directionsPerRepeat,
-                                                            dimension: real.descriptorLength)
+            terms[l * repeats + r] = SlicedWasserstein.meanSortedDifference(
+                a, b, directions: dirs, count: SlicedWasserstein.directionsPerRepeat, dimension: real.descriptorLength)
         }
-        perLevel.append(total / Double(SlicedWasserstein.repeats) * 1e3)
     }
-    return SlicedWassersteinResult(resolutions: real.resolutions, perLevel: perLevel)
+    return terms
 }
 
 /// The sliced Wasserstein distance between two equally large batches of images, in one call.

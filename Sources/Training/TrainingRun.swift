@@ -81,12 +81,18 @@ public final class TrainingRun {
         if isRoot {
             write(line: "start: \(trainer.progress.imagesShown / 1000) kimg done, \(String(format: "%.0f", trainer.config.schedule.totalKimg)) kimg to train, \(group.size) rank(s)")
             if trainer.progress.imagesShown == 0 { try writeGrid(name: "reals.png", samples: try realsGrid()) }
-            if options.swdTicks > 0 {
-                let res = trainer.config.network.resolution
-                swd = try SWDEvaluator(data: data, resolution: res, count: options.swdImages, seed: trainer.config.seed)
-                let floor = try SWDEvaluator.floor(data: data, resolution: res, count: options.swdImages, seed: trainer.config.seed)
-                write(line: "swd real-vs-real floor (\(swd!.count) images): " + describe(floor))
-                try writeRecord(["kind": "swd_floor", "images": swd!.count, "swd_avg": floor.average,
+        }
+        if options.swdTicks > 0 {
+            // Every rank takes part: images and projections are shared out (see SWDEvaluator).
+            let res = trainer.config.network.resolution
+            let evaluator = try SWDEvaluator(data: data, resolution: res, count: options.swdImages,
+                                             seed: trainer.config.seed, group: group)
+            let floor = try SWDEvaluator.floor(data: data, resolution: res, count: options.swdImages,
+                                               seed: trainer.config.seed, group: group)
+            swd = evaluator
+            if isRoot {
+                write(line: "swd real-vs-real floor (\(evaluator.count) images): " + describe(floor))
+                try writeRecord(["kind": "swd_floor", "images": evaluator.count, "swd_avg": floor.average,
                                  "swd_levels": floor.perLevel, "swd_resolutions": floor.resolutions])
             }
         }
@@ -116,10 +122,12 @@ public final class TrainingRun {
                                imagesThisRun: trainer.progress.imagesShown - startImages)
                     try writeGrid(name: String(format: "fakes-%09d.png", trainer.progress.imagesShown),
                                   samples: try trainer.gridSamples(count: options.gridCount))
-                    if let swd, ticks % options.swdTicks == 0 || trainer.finished {
-                        let t0 = Date()
-                        let r = try swd.evaluate(trainer.Gs, latentSize: trainer.config.network.latentSize,
-                                                 stageResolution: trainer.progress.resolution, alpha: trainer.progress.alpha)
+                }
+                if let swd, ticks % options.swdTicks == 0 || trainer.finished {
+                    let t0 = Date()
+                    let r = try swd.evaluate(trainer.Gs, latentSize: trainer.config.network.latentSize,
+                                             stageResolution: trainer.progress.resolution, alpha: trainer.progress.alpha)
+                    if isRoot {
                         write(line: String(format: "swd at kimg %.1f: ", Double(trainer.progress.imagesShown) / 1000) + describe(r)
                               + String(format: " (%.1f s)", Date().timeIntervalSince(t0)))
                         try writeRecord(["kind": "swd", "kimg": Double(trainer.progress.imagesShown) / 1000,

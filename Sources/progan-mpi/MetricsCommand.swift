@@ -32,29 +32,34 @@ struct MetricsCommand: ParsableCommand {
         func run() throws {
             reportingErrors {
                 let start = Date()
+                // Under mpirun the images and projections are shared out; rank 0 prints.
+                let (group, mpi) = try launchProcessGroup()
                 let d = try DatasetImages(path: data)
                 let result: SlicedWassersteinResult
                 var kimg: Double?
                 if realVsReal {
-                    result = try SWDEvaluator.floor(data: d, resolution: d.resolution, count: images, seed: seed)
+                    result = try SWDEvaluator.floor(data: d, resolution: d.resolution, count: images, seed: seed, group: group)
                 } else {
                     let (gs, config, progress) = try Checkpoint.loadGenerator(checkpoint!)
                     guard config.network.channels == d.channels, config.network.resolution <= d.resolution else {
                         throw ConfigError("checkpoint is \(config.network.resolution)x\(config.network.resolution) with \(config.network.channels) channel(s); dataset \(data) is \(d.resolution)x\(d.resolution) with \(d.channels)")
                     }
-                    let evaluator = try SWDEvaluator(data: d, resolution: config.network.resolution, count: images, seed: seed)
+                    let evaluator = try SWDEvaluator(data: d, resolution: config.network.resolution, count: images,
+                                                     seed: seed, group: group)
                     result = try evaluator.evaluate(gs, latentSize: config.network.latentSize,
                                                     stageResolution: max(4, progress.resolution), alpha: progress.alpha)
                     kimg = Double(progress.imagesShown) / 1000
                 }
+                try mpi?.finalize()
+                guard group.rank == 0 else { return }
                 if json {
                     var o: [String: Any] = ["swd_levels": result.perLevel, "swd_resolutions": result.resolutions,
-                                            "swd_avg": result.average, "images": min(images, d.count / 2)]
+                                            "swd_avg": result.average, "images": min(images, d.count / 2), "ranks": group.size]
                     if let kimg { o["kimg"] = kimg }
                     print(String(decoding: try JSONSerialization.data(withJSONObject: o, options: [.sortedKeys]), as: UTF8.self))
                 } else {
                     let levels = zip(result.resolutions, result.perLevel).map { "\($0.0)px \(String(format: "%.2f", $0.1))" }
-                    print("SWD x1e3 (\(realVsReal ? "real vs real" : checkpoint!)): \(levels.joined(separator: "  "))  avg \(String(format: "%.2f", result.average))  [\(String(format: "%.1f", Date().timeIntervalSince(start))) s]")
+                    print("SWD x1e3 (\(realVsReal ? "real vs real" : checkpoint!)): \(levels.joined(separator: "  "))  avg \(String(format: "%.2f", result.average))  [\(group.size) rank(s), \(String(format: "%.1f", Date().timeIntervalSince(start))) s]")
                 }
             }
         }

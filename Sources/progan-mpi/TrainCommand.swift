@@ -79,18 +79,7 @@ struct TrainCommand: ParsableCommand {
 
     func run() throws {
         BLAS.threads = threads
-        let launch = LaunchEnvironment()
-        let group: ProcessGroup
-        var mpi: MPIEnvironment?
-        if launch.launcherWorldSize != nil || launch.isUnderSlurm {
-            let environment = try MPIEnvironment(requested: .funneled)
-            let comm = try Communicator(world: environment)
-            do { try launch.checkWorldSize(comm.size) } catch { fail("\(error)") }
-            mpi = environment
-            group = comm
-        } else {
-            group = SingleProcess()
-        }
+        let (group, mpi) = try launchProcessGroup()
         let isRoot = group.rank == 0
         StopSignals.install()
         do {
