@@ -94,6 +94,16 @@ public final class EventFileWriter {
         try write([.image(tag: tag, image)], step: step, wallTime: wallTime)
     }
 
+    /// Writes a `SessionLog` START event: the run (re)starts at `step`. TensorBoard's loader then
+    /// drops every point it read before with a step >= `step`: after a crash and a resume from an
+    /// older checkpoint, the points the crashed run logged past that checkpoint, which the resumed
+    /// run logs again.
+    ///
+    /// - Throws: `TensorBoardError` if the file is closed or the write fails.
+    public func writeSessionStart(step: Int64, wallTime: Date = Date()) throws {
+        try writeRecord(EventMessage.sessionStart(wallTime: wallTime.timeIntervalSince1970, step: step))
+    }
+
     /// Hands the buffered records to the operating system, so readers (and a crash) see them.
     ///
     /// - Throws: `TensorBoardError` if the write fails (e.g. a full disk).

@@ -54,6 +54,18 @@ enum EventMessage {
         return event.bytes
     }
 
+    /// `Event { wall_time = 1; step = 2; session_log = 7 }` with `SessionLog { status = 1 }`,
+    /// status START (1).
+    static func sessionStart(wallTime: Double, step: Int64) -> [UInt8] {
+        var log = ProtoWriter()
+        log.append(1, int64: 1)
+        var event = ProtoWriter()
+        event.append(1, double: wallTime)
+        event.append(2, int64: step)
+        event.append(7, message: log)
+        return event.bytes
+    }
+
     /// `Event { wall_time = 1; step = 2; summary = 5 }` with `Summary { repeated Value value = 1 }`.
     static func summary(wallTime: Double, step: Int64, values: [SummaryValue]) -> [UInt8] {
         var summary = ProtoWriter()

@@ -79,6 +79,7 @@ struct EventFileReader {
         var wallTime: Double?
         var step: Int64 = 0
         var fileVersion: String?
+        var sessionStatus: UInt64?
         var scalars: [String: Float] = [:]
         var images: [String: (height: Int, width: Int, colorspace: Int, encoded: [UInt8])] = [:]
     }
@@ -91,6 +92,11 @@ struct EventFileReader {
                 case (1, .fixed64(let bits)): e.wallTime = Double(bitPattern: bits)
                 case (2, .varint(let v)): e.step = Int64(bitPattern: v)
                 case (3, .bytes(let b)): e.fileVersion = String(decoding: b, as: UTF8.self)
+                case (7, .bytes(let log)):
+                    for (n, v) in try fields(log) {
+                        guard n == 1, case .varint(let status) = v else { throw Failure(description: "bad SessionLog") }
+                        e.sessionStatus = status
+                    }
                 case (5, .bytes(let summary)):
                     for (n, v) in try fields(summary) {
                         guard n == 1, case .bytes(let valueBytes) = v else { throw Failure(description: "bad Summary") }

@@ -80,6 +80,18 @@ final class EventFileWriterTests: XCTestCase {
         XCTAssertEqual(Array(record.suffix(4)), [0, 8, 16, 24].map { UInt8(truncatingIfNeeded: dataCRC >> $0) })
     }
 
+    func testSessionStart() throws {
+        let writer = try EventFileWriter(directory: directory, hostname: "h")
+        try writer.writeSessionStart(step: 97, wallTime: Date(timeIntervalSince1970: 3))
+        try writer.close()
+        let events = try EventFileReader.events(try contents(writer.path))
+        XCTAssertEqual(events.count, 2)
+        XCTAssertEqual(events[1].step, 97)
+        XCTAssertEqual(events[1].wallTime, 3)
+        XCTAssertEqual(events[1].sessionStatus, 1)                  // SessionLog.START
+        XCTAssertTrue(events[1].scalars.isEmpty)
+    }
+
     /// What a killed run leaves: every flushed record is in the file before close (or deinit).
     func testFlushedRecordsAreOnDiskBeforeClose() throws {
         let writer = try EventFileWriter(directory: directory, hostname: "h")
@@ -109,7 +121,7 @@ final class EventFileWriterTests: XCTestCase {
     func testErrorsNameThePathAndTheReason() throws {
         // A folder that cannot exist: its parent is a regular file.
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: directory + "/file", contents: Data([1]))
+        XCTAssertTrue(FileManager.default.createFile(atPath: directory + "/file", contents: Data([1])))
         XCTAssertThrowsError(try EventFileWriter(directory: directory + "/file/tb")) { error in
             let e = error as? TensorBoardError
             XCTAssertEqual(e?.path, directory + "/file/tb")
