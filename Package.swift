@@ -37,9 +37,12 @@ let package = Package(
         .target(name: "ProGAN", dependencies: ["Autograd", "TensorKit"], swiftSettings: optimize),
         // Sliced Wasserstein distance and MS-SSIM.
         .target(name: "Metrics", dependencies: ["TensorKit"], swiftSettings: optimize),
+        // TensorBoard event files (TFRecord framing, hand-encoded Event/Summary messages).
+        .target(name: "TensorBoard", swiftSettings: optimize),
         // Training loop, checkpoints, datasets, benchmark: everything put together.
         .target(name: "Training",
-                dependencies: ["ProGAN", "Autograd", "TensorKit", "Distributed", "Storage", "Imaging", "Metrics"],
+                dependencies: ["ProGAN", "Autograd", "TensorKit", "Distributed", "Storage", "Imaging", "Metrics",
+                               "TensorBoard"],
                 swiftSettings: optimize),
         .executableTarget(name: "progan-mpi",
                           dependencies: ["Training", "ProGAN", "Autograd", "TensorKit", "Distributed",
@@ -56,7 +59,9 @@ let package = Package(
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "TestSupport"]),
         .testTarget(name: "ProGANTests", dependencies: ["ProGAN", "Autograd", "TensorKit", "TestSupport"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "ProGAN", "Storage", "TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "ProGAN", "Storage", "TestSupport"],
+                    exclude: ["read_tensorboard.py"]),
+        .testTarget(name: "TensorBoardTests", dependencies: ["TensorBoard"]),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics", "TensorKit", "TestSupport"],
                     resources: [.copy("Fixtures")]),
     ],

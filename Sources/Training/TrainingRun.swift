@@ -23,6 +23,8 @@ public struct RunOptions: Sendable {
     public var swdTicks = 0
     /// Images per side for the SWD.
     public var swdImages = 1024
+    /// Write TensorBoard event files into `directory/tensorboard` (rank 0; see `TensorBoardLog`).
+    public var tensorboard = true
     public init(directory: String) { self.directory = directory }
 }
 
@@ -47,6 +49,7 @@ public final class TrainingRun {
     private var log: FileHandle?
     private var swd: SWDEvaluator?
     private var metrics: FileHandle?
+    private var tensorboard: TensorBoardLog?
 
     /// Sets up a run; with `resume` loads the checkpoint first (all ranks read it).
     public init(config: TrainingConfig, group: ProcessGroup, data: RealImageSource, options: RunOptions,
@@ -80,7 +83,7 @@ public final class TrainingRun {
         var steps = 0
         if isRoot {
             write(line: "start: \(trainer.progress.imagesShown / 1000) kimg done, \(String(format: "%.0f", trainer.config.schedule.totalKimg)) kimg to train, \(group.size) rank(s)")
-            if trainer.progress.imagesShown == 0 { try writeGrid(name: "reals.png", samples: try realsGrid()) }
+            if trainer.progress.imagesShown == 0 { try writeGrid(name: "reals.png", tag: "reals", samples: try realsGrid()) }
         }
         if options.swdTicks > 0 {
             // Every rank takes part: images and projections are shared out (see SWDEvaluator).
@@ -94,6 +97,7 @@ public final class TrainingRun {
                 write(line: "swd real-vs-real floor (\(evaluator.count) images): " + describe(floor))
                 try writeRecord(["kind": "swd_floor", "images": evaluator.count, "swd_avg": floor.average,
                                  "swd_levels": floor.perLevel, "swd_resolutions": floor.resolutions])
+                try tensorboard?.swd(floor, prefix: "SWD_floor", imagesShown: trainer.progress.imagesShown)
             }
         }
         while !trainer.finished {
@@ -120,7 +124,7 @@ public final class TrainingRun {
                 if isRoot {
                     try report(means: means, secPerKimg: secPerKimg, totalElapsed: Date().timeIntervalSince(runStart),
                                imagesThisRun: trainer.progress.imagesShown - startImages)
-                    try writeGrid(name: String(format: "fakes-%09d.png", trainer.progress.imagesShown),
+                    try writeGrid(name: String(format: "fakes-%09d.png", trainer.progress.imagesShown), tag: "fakes",
                                   samples: try trainer.gridSamples(count: options.gridCount))
                 }
                 if let swd, ticks % options.swdTicks == 0 || trainer.finished {
@@ -133,6 +137,7 @@ public final class TrainingRun {
                         try writeRecord(["kind": "swd", "kimg": Double(trainer.progress.imagesShown) / 1000,
                                          "images": swd.count, "swd_avg": r.average, "swd_levels": r.perLevel,
                                          "swd_resolutions": r.resolutions])
+                        try tensorboard?.swd(r, prefix: "SWD", imagesShown: trainer.progress.imagesShown)
                     }
                 }
                 statsSum = [:]; statsImages = 0
@@ -186,6 +191,9 @@ public final class TrainingRun {
         metrics = FileHandle(forWritingAtPath: options.directory + "/metrics.jsonl")
         log?.seekToEndOfFile()
         metrics?.seekToEndOfFile()
+        if options.tensorboard {
+            tensorboard = try TensorBoardLog(directory: options.directory + "/tensorboard", imagesShown: trainer.progress.imagesShown)
+        }
     }
 
     func write(line: String) {
@@ -212,6 +220,7 @@ public final class TrainingRun {
         for (k, v) in means { record[k] = v }
         for (k, v) in trainer.timings.asDictionary { record[k] = v }
         try writeRecord(record)
+        try tensorboard?.scalars(record, imagesShown: pr.imagesShown)
         trainer.timings = StepTimings()
     }
 
@@ -230,12 +239,14 @@ public final class TrainingRun {
         return try data.images(Array(0..<n), resolution: trainer.config.network.resolution)
     }
 
-    private func writeGrid(name: String, samples: Tensor) throws {
+    /// Writes the grid as the PNG `name` in the run directory and as TensorBoard image `tag`.
+    private func writeGrid(name: String, tag: String, samples: Tensor) throws {
         var s = samples
         // Show every tick at the final size so grids line up (nearest upsampling of small stages).
         while s.shape[2] < trainer.config.network.resolution { s = s.upsampled2x() }
-        try ImageGrid().write(s.data, count: s.shape[0], channels: s.shape[1], height: s.shape[2], width: s.shape[3],
-                              to: options.directory + "/" + name)
+        let grid = ImageGrid().render(s.data, count: s.shape[0], channels: s.shape[1], height: s.shape[2], width: s.shape[3])
+        try PNGCodec.write(grid, to: options.directory + "/" + name)
+        try tensorboard?.image(grid, tag: tag, imagesShown: trainer.progress.imagesShown)
     }
 }
 

@@ -12,7 +12,8 @@ struct TrainCommand: ParsableCommand {
         abstract: "Train a Progressive GAN; run under mpirun/srun for data parallelism across ranks.",
         discussion: """
         Writes into --out: config.json (the resolved configuration), log.txt (one line a tick),
-        metrics.jsonl, reals.png and fakes-KIMG.png sample grids, checkpoint-IMAGES.h5.
+        metrics.jsonl, reals.png and fakes-KIMG.png sample grids, checkpoint-IMAGES.h5, and
+        TensorBoard event files in tensorboard/ (tensorboard --logdir OUT/tensorboard).
         On SIGUSR1/SIGTERM/SIGINT every rank finishes its step, rank 0 writes a checkpoint, and the
         job exits with status 75; rerun with --resume auto to continue.
         """)
@@ -40,6 +41,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "BLAS threads per rank (default 1: one rank a core).") var threads = 1
     @Option(help: "Sliced Wasserstein distance every this many ticks (0: off); needs a final resolution >= 16.") var swdTicks = 0
     @Option(help: "Images per side for the SWD (the paper used 16384).") var swdImages = 1024
+    @Flag(name: .customLong("no-tensorboard"), help: "Do not write TensorBoard event files into --out/tensorboard.")
+    var noTensorBoard = false
     @Option(help: .hidden) var maxSteps: Int?
 
     func validate() throws {
@@ -93,6 +96,7 @@ struct TrainCommand: ParsableCommand {
             options.maxSteps = maxSteps
             options.swdTicks = swdTicks
             options.swdImages = swdImages
+            options.tensorboard = !noTensorBoard
             options.echo = isRoot
             if let checkpoint, isRoot { print("resuming from \(checkpoint)") }
             let run = try TrainingRun(config: config, group: group, data: data, options: options, resumeFrom: checkpoint)
