@@ -51,7 +51,13 @@ public struct SWDEvaluator {
     public func evaluate(_ generator: Generator, latentSize: Int, stageResolution: Int, alpha: Float,
                          batch: Int = 64) throws -> SlicedWassersteinResult {
         let rng = CounterRNG(seed: seed &+ 0xF4CE)
-        let mine = Self.block(count: count, group: group)
+        // Ranks take whole batches of the global numbering: a batch is then computed alike however
+        // many ranks share the work (sgemm rounding may depend on the batch's size).
+        let batches = (count + batch - 1) / batch
+        let blocks = (0..<group.size).map { r in
+            min(count, batches * r / group.size * batch) ..< min(count, batches * (r + 1) / group.size * batch)
+        }
+        let mine = blocks[group.rank]
         var local = try SWDDescriptorSet(resolution: resolution, channels: channels, seed: seed)
         var first = mine.lowerBound
         while first < mine.upperBound {
@@ -65,7 +71,7 @@ public struct SWDEvaluator {
             try local.append(images: images, firstIndex: first)
             first += n
         }
-        return try distance(to: try Self.gathered(local, count: count, group: group))
+        return try distance(to: try Self.gathered(local, blocks: blocks, group: group))
     }
 
     /// The distance from the reals to a full set, with the (level, repeat) terms dealt out over ranks.
@@ -77,16 +83,16 @@ public struct SWDEvaluator {
         return SlicedWassersteinResult(resolutions: reals.resolutions, terms: try group.allReduceSum(local))
     }
 
-    /// This rank's contiguous block of `0..<count`.
-    static func block(count: Int, group: ProcessGroup) -> Range<Int> {
-        count * group.rank / group.size ..< count * (group.rank + 1) / group.size
+    /// Rank `rank`'s contiguous block of `0..<count`.
+    static func blocks(count: Int, rank: Int, size: Int) -> Range<Int> {
+        count * rank / size ..< count * (rank + 1) / size
     }
 
     /// Descriptors of the real images at data-order `positions`, numbered from 0, shared by all ranks.
     static func realSet(data: RealImageSource, positions: Range<Int>, resolution: Int, seed: UInt64,
                         group: ProcessGroup) throws -> SWDDescriptorSet {
         let order = DataOrder(count: data.count, seed: seed &+ 0x5D)
-        let mine = block(count: positions.count, group: group)
+        let mine = blocks(count: positions.count, rank: group.rank, size: group.size)
         var local = try SWDDescriptorSet(resolution: resolution, channels: data.channels, seed: seed)
         var first = mine.lowerBound
         while first < mine.upperBound {
@@ -95,15 +101,15 @@ public struct SWDEvaluator {
             try local.append(images: try ImageBatch(x), firstIndex: first)
             first += n
         }
-        return try gathered(local, count: positions.count, group: group)
+        return try gathered(local, blocks: (0..<group.size).map { r in blocks(count: positions.count, rank: r, size: group.size) }, group: group)
     }
 
-    /// The full set on every rank from each rank's block: blocks are padded to the largest block's
-    /// length for the all-gather (which takes equal lengths), then trimmed and merged.
-    static func gathered(_ local: SWDDescriptorSet, count: Int, group: ProcessGroup) throws -> SWDDescriptorSet {
+    /// The full set on every rank from each rank's block (`blocks[r]` holds rank r's image
+    /// indices): blocks are padded to the largest block's length for the all-gather (which takes
+    /// equal lengths), then trimmed and merged.
+    static func gathered(_ local: SWDDescriptorSet, blocks: [Range<Int>], group: ProcessGroup) throws -> SWDDescriptorSet {
         guard group.size > 1 else { return local }
         let perImage = SWDDescriptorSet.patchesPerImage * local.descriptorLength
-        let blocks = (0..<group.size).map { r in count * r / group.size ..< count * (r + 1) / group.size }
         let longest = blocks.map(\.count).max()! * perImage
         var levelsByRank = Array(repeating: [[Float]](), count: group.size)
         for level in local.levels {

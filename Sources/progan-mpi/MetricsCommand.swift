@@ -23,8 +23,12 @@ struct MetricsCommand: ParsableCommand {
         @Option(help: "Seed of the image choice, patches and projections.") var seed: UInt64 = 1
         @Flag(help: "Compare two disjoint sets of real images: the metric's noise floor at this size.") var realVsReal = false
         @Flag(help: "Print one JSON object instead of text.") var json = false
+        @Option(help: "BLAS threads per rank (default 1: one rank a core).") var threads = 1
+        @Option(help: "Images generated per forward pass (ranks share whole batches).") var batch = 64
 
         func validate() throws {
+            guard batch >= 1 else { throw ValidationError("--batch must be at least 1, got \(batch)") }
+            guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
             guard (checkpoint == nil) == realVsReal else { throw ValidationError("pass --checkpoint CK, or --real-vs-real") }
             guard images >= 2 else { throw ValidationError("--images must be >= 2") }
         }
@@ -32,6 +36,7 @@ struct MetricsCommand: ParsableCommand {
         func run() throws {
             reportingErrors {
                 let start = Date()
+                BLAS.threads = threads
                 // Under mpirun the images and projections are shared out; rank 0 prints.
                 let (group, mpi) = try launchProcessGroup()
                 let d = try DatasetImages(path: data)
@@ -47,7 +52,8 @@ struct MetricsCommand: ParsableCommand {
                     let evaluator = try SWDEvaluator(data: d, resolution: config.network.resolution, count: images,
                                                      seed: seed, group: group)
                     result = try evaluator.evaluate(gs, latentSize: config.network.latentSize,
-                                                    stageResolution: max(4, progress.resolution), alpha: progress.alpha)
+                                                    stageResolution: max(4, progress.resolution), alpha: progress.alpha,
+                                                    batch: batch)
                     kimg = Double(progress.imagesShown) / 1000
                 }
                 try mpi?.finalize()

@@ -22,8 +22,9 @@ final class SWDAcrossRanksTests: TrainingCLITestCase {
         let trained = try progan(tinyArguments(data: data, out: out) + ["--max-steps", "3"])
         XCTAssertTrue(trained.succeeded, trained.summary)
         let checkpoint = try XCTUnwrap(checkpoints(out).last)
-        // 25 images: blocks of 12/13 on 2 ranks and 8/8/9 on 3.
-        for mode in [["--checkpoint", checkpoint], ["--real-vs-real"]] {
+        // 25 images: real blocks of 12/13 on 2 ranks and 8/8/9 on 3; fakes in 4 batches of <= 8,
+        // 2 + 2 on 2 ranks and 1 + 1 + 2 on 3.
+        for mode in [["--checkpoint", checkpoint, "--batch", "8"], ["--real-vs-real"]] {
             let args = mode + ["--data", data, "--images", "25", "--seed", "3"]
             let one = try swdLevels(args, ranks: 1)
             XCTAssertEqual(one.count, 2, "32x32 images: levels 32 and 16")
