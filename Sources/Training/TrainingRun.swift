@@ -178,6 +178,9 @@ public final class TrainingRun {
         metrics = FileHandle(forWritingAtPath: options.directory + "/metrics.jsonl")
         log?.seekToEndOfFile()
         metrics?.seekToEndOfFile()
+        for name in Checkpoint.removeLeftoverTemporaries(in: options.directory) {
+            write(line: "removed \(name): a checkpoint left half-written by a killed run")
+        }
     }
 
     func write(line: String) {
