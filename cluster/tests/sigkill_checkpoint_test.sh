@@ -60,7 +60,7 @@ for attempt in $(seq "$ATTEMPTS"); do
   if [ -n "$temporary" ]; then
     kill -KILL "$TRAIN_PID"
     killed_at=$target
-    say "SIGKILL $(( delay * 100 )) ms into the write of checkpoint $target"
+    say "SIGKILL $(( delay * 100 )) ms after the write of checkpoint $target was seen to begin"
     break
   fi
   say "checkpoint $target was written within $(( delay * 100 )) ms; aiming at the next one"

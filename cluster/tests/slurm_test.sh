@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Submits cluster/train.sbatch to a real one-node Slurm started here (munged, slurmctld, slurmd),
-# preempts it twice, with SIGUSR1 to the batch shell (what --signal=B:USR1@120 does before the time
-# limit) and then with SIGTERM, and checks that each time the job checkpointed, requeued itself and
-# resumed from that checkpoint, and that it ended with the same weights as an uninterrupted run.
+# once with mpirun and once with srun as the launcher. Preempts each job twice: with SIGUSR1 to the
+# batch shell (what --signal=B:USR1@120 does before the time limit), then with SIGTERM. Checks that
+# each time the job checkpointed, requeued itself and resumed from that checkpoint, and that it
+# ended with the same weights as an uninterrupted run.
 #
 #   bash cluster/tests/slurm_test.sh        # as root; needs slurmctld slurmd slurm-client munge
 #
@@ -152,15 +153,9 @@ node_idle() { [ "$(sinfo -h -n "$NODE" -o %t 2>/dev/null)" = idle ]; }
 wait_for 60 node_idle || die "the Slurm node did not come up within 60 s"
 say "Slurm is up: $(sinfo -h -o '%P %a %D %t %N')"
 
-# --- submit, preempt, wait for the requeued job to finish --------------------------------------
-RUN=$WORK/run
-JOB=$(cd "$WORK" && RUN_DIR=$RUN DATA=$WORK/data.h5 PRESET=tiny TRAIN_ARGS=$TRAIN_ARGS PROGAN_MPI_BINARY=$PROGAN \
-      sbatch --parsable --partition=test --nodes=1 --ntasks=$RANKS --ntasks-per-node=$RANKS --time=10 \
-             --output="$WORK/job.out" "$REPO_ROOT/cluster/train.sbatch")
-JOB=${JOB%%;*}
-say "submitted job $JOB"
-
+# --- submit, preempt twice, wait for the requeued job to finish; once a launcher -----------------
 field() { scontrol show job -o "$JOB" 2>/dev/null | tr ' ' '\n' | sed -n "s/^$1=//p"; }
+finished() { case $(field JobState) in COMPLETED|FAILED|CANCELLED|TIMEOUT|NODE_FAIL|OUT_OF_MEMORY) true ;; *) false ;; esac; }
 
 # preempt SIGNAL N: once run N-1 of the job (restart N-1) trains and has written a checkpoint of its
 # own, sends SIGNAL to the batch shell, as Slurm does before the time limit, and waits until Slurm
@@ -182,42 +177,66 @@ preempt() {
   wait_for 60 requeued || die "job $JOB was not requeued within 60 s after $signal (state $(field JobState))"
   say "job $JOB requeued (restart $n, $(field JobState) $(field Reason))"
 }
-# The first time with USR1 (the time limit's --signal), then with TERM.
-preempt USR1 1
-preempt TERM 2
-finished() { case $(field JobState) in COMPLETED|FAILED|CANCELLED|TIMEOUT|NODE_FAIL|OUT_OF_MEMORY) true ;; *) false ;; esac; }
-wait_for 180 finished || die "job $JOB did not finish within 180 s after the requeues (state $(field JobState))"
-say "job $JOB ended: $(field JobState), exit code $(field ExitCode), restarts $(field Restarts)"
-wait "$REF_PID" || die "the reference run failed: $(tail -3 "$WORK/reference.out")"
-REF_PID=
 
-# --- checks -------------------------------------------------------------------------------------
-OUT=$(cat "$WORK/job.out")
-LOG=$(cat "$RUN/log.txt")
-# Both stops reach the ranks as SIGUSR1 (10): the script passes TERM on as USR1.
-mapfile -t stops < <(sed -n 's/^stop: signal 10 received; checkpoint written at \([0-9]*\) images.*/\1/p' <<<"$LOG")
-final_ref=$(newest_checkpoint "$WORK/reference")
-final_run=$(newest_checkpoint "$RUN")
-total_images=$(images_of "$final_ref")
+# run_output N: what run N of the job (restart N) printed.
+run_output() {
+  awk -v n="$1" '/^progan-train: job .* restart [0-9]+,/ { run = $0; sub(/.* restart /, "", run); sub(/,.*/, "", run) } run == n' <<<"$OUT"
+}
+trapped_each() { grep -q 'progan-train: USR1 received' <<<"$(run_output 0)" && grep -q 'progan-train: TERM received' <<<"$(run_output 1)"; }
 mid_run() { [ "${#stops[@]}" = 2 ] && [ "${stops[0]}" -gt 0 ] && [ "${stops[0]}" -lt "${stops[1]}" ] && [ "${stops[1]}" -lt "$total_images" ]; }
-
-check "the job is requeueable (#SBATCH --requeue)" test "$(field Requeue)" = 1
-trapped_both() { grep -q 'progan-train: USR1 received' <<<"$OUT" && grep -q 'progan-train: TERM received' <<<"$OUT"; }
-check "the batch script trapped USR1, then TERM, and passed each on" trapped_both
-check "the ranks checkpointed mid-run both times (at ${stops[*]:-none} of $total_images images)" mid_run
-check "the job requeued itself twice after status 75" test "$(grep -c "progan-train: requeueing job $JOB" <<<"$OUT")" = 2
-check "Slurm counts two restarts" test "$(field Restarts)" = 2
-check "the requeued job ran as restarts 1 and 2" grep -q 'restart 2,' <<<"$(sed -n '/restart 1,/,$p' <<<"$OUT")"
 resumed_from_stops() {
   local s
   for s in "${stops[@]}"; do grep -qF "resuming from $RUN/$(printf 'checkpoint-%09d.h5' "$s")" <<<"$OUT" || return 1; done
 }
-check "each restart resumed from the checkpoint its stop wrote" resumed_from_stops
-check "the job completed with exit code 0" test "$(field JobState) $(field ExitCode)" = "COMPLETED 0:0"
-check "the training finished (log says done)" grep -q '^done:' <<<"$LOG"
-check "final checkpoint of the job is the reference's ($(basename "$final_ref"))" \
-  test "$(basename "$final_run")" = "$(basename "$final_ref")"
-check "final G, D and Gs equal the uninterrupted run bit for bit" same_weights "$final_run" "$final_ref"
+
+# train_job LAUNCHER: train.sbatch with LAUNCHER (mpirun or srun), preempted with USR1 (the time
+# limit's --signal) and then with TERM; checks.
+train_job() {
+  local launcher=$1
+  RUN=$WORK/run-$launcher
+  JOB=$(cd "$WORK" && LAUNCHER=$launcher RUN_DIR=$RUN DATA=$WORK/data.h5 PRESET=tiny TRAIN_ARGS=$TRAIN_ARGS \
+        PROGAN_MPI_BINARY=$PROGAN sbatch --parsable --partition=test --nodes=1 --ntasks=$RANKS \
+        --ntasks-per-node=$RANKS --time=10 --output="$WORK/job-$launcher.out" "$REPO_ROOT/cluster/train.sbatch")
+  JOB=${JOB%%;*}
+  say "submitted job $JOB (LAUNCHER=$launcher)"
+  preempt USR1 1
+  preempt TERM 2
+  wait_for 180 finished || die "job $JOB did not finish within 180 s after the requeues (state $(field JobState))"
+  say "job $JOB ended: $(field JobState), exit code $(field ExitCode), restarts $(field Restarts)"
+  if [ -n "$REF_PID" ]; then
+    wait "$REF_PID" || die "the reference run failed: $(tail -3 "$WORK/reference.out")"
+    REF_PID=
+  fi
+
+  OUT=$(cat "$WORK/job-$launcher.out")
+  LOG=$(cat "$RUN/log.txt")
+  # Both stops reach the ranks as SIGUSR1 (10): the script passes TERM on as USR1.
+  mapfile -t stops < <(sed -n 's/^stop: signal 10 received; checkpoint written at \([0-9]*\) images.*/\1/p' <<<"$LOG")
+  final_ref=$(newest_checkpoint "$WORK/reference")
+  final_run=$(newest_checkpoint "$RUN")
+  total_images=$(images_of "$final_ref")
+  local l="[$launcher]"
+  check "$l the job is requeueable (#SBATCH --requeue)" test "$(field Requeue)" = 1
+  check "$l the batch script trapped USR1 (run 0), then TERM (run 1), and passed each on" trapped_each
+  check "$l the ranks checkpointed mid-run both times (at ${stops[*]:-none} of $total_images images)" mid_run
+  check "$l the job requeued itself twice after status 75" test "$(grep -c "progan-train: requeueing job $JOB" <<<"$OUT")" = 2
+  check "$l Slurm counts two restarts" test "$(field Restarts)" = 2
+  check "$l the requeued job ran as restarts 1 and 2" test -n "$(run_output 1)" -a -n "$(run_output 2)"
+  check "$l each restart resumed from the checkpoint its stop wrote" resumed_from_stops
+  check "$l the job completed with exit code 0" test "$(field JobState) $(field ExitCode)" = "COMPLETED 0:0"
+  check "$l the training finished (log says done)" grep -q '^done:' <<<"$LOG"
+  check "$l final checkpoint of the job is the reference's ($(basename "$final_ref"))" \
+    test "$(basename "$final_run")" = "$(basename "$final_ref")"
+  check "$l final G, D and Gs equal the uninterrupted run bit for bit" same_weights "$final_run" "$final_ref"
+}
+
+train_job mpirun
+# srun starts the ranks itself where Slurm has the PMIx plugin (Debian's slurmd has it).
+if srun --mpi=list 2>&1 | grep -qw pmix; then
+  train_job srun
+else
+  echo "SKIP: LAUNCHER=srun (this Slurm has no PMIx plugin: srun --mpi=list)"
+fi
 
 # --- the benchmark script, where this progan-mpi has the bench command -----------------------------
 # (An unknown subcommand's --help prints the tool's help, so look for the option itself.)
