@@ -12,7 +12,7 @@
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 
-KIMG=1.0          # tiny preset: 4x4 to 32x32 in 0.56k images, then 32x32 up to 1k images
+KIMG=0.8          # tiny preset: 4x4 to 32x32 in 0.56k images, then 32x32 up to 0.8k images
 TICK=0.1          # a checkpoint every 100 images
 RANKS=2
 TRAIN_ARGS="--kimg $KIMG --tick-kimg $TICK"
