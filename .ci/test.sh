@@ -3,8 +3,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash .ci/deps.sh
+bash .ci/test-deps.sh
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 # deps.sh installed the tensorboard package: its test must run, not skip.
 export PROGAN_REQUIRE_TENSORBOARD=1
 swift build -c release --product progan-mpi
 swift test
+# The cluster tests (cluster/README.md) on that release binary: each bounded in time, all run
+# even when one fails; each ends with its 'N passed, N failed' line.
+failed=()
+for t in slurm_test netns_hostfile_test sigkill_checkpoint_test; do
+  timeout --kill-after=30 300 bash "cluster/tests/$t.sh" || failed+=("$t")
+done
+if [ ${#failed[@]} -gt 0 ]; then echo "cluster tests failed: ${failed[*]}"; exit 1; fi

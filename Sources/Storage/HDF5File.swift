@@ -102,7 +102,8 @@ public final class HDF5File {
     /// The file is first written as `.<name>.tmp-<pid>` in the same directory (same file
     /// system, so rename(2) is atomic), closed, fsynced, and renamed over `path`; the directory
     /// is then fsynced so the rename survives a crash. If `body` or any step throws, the
-    /// temporary file is removed and an existing file at `path` is left untouched.
+    /// temporary file is removed and an existing file at `path` is left untouched. A process killed
+    /// while it writes leaves the temporary file behind (`removeLeftoverTemporaries` clears it).
     ///
     /// - Parameters:
     ///   - path: the final location.
@@ -110,7 +111,7 @@ public final class HDF5File {
     /// - Throws: whatever `body` throws, or `HDF5Error` from HDF5 or the system calls.
     public static func writeAtomically(to path: String, _ body: (HDF5File) throws -> Void) throws {
         let (directory, name) = splitPath(path)
-        let temporary = (directory == "/" ? "" : directory) + "/.\(name).tmp-\(getpid())"
+        let temporary = (directory == "/" ? "" : directory) + "/" + temporaryName(for: name, pid: getpid())
         var file: HDF5File?
         do {
             let created = try HDF5File.create(temporary)
@@ -125,6 +126,51 @@ public final class HDF5File {
             throw error
         }
         try fsyncPath(directory, directory: true)
+    }
+
+    /// Removes the temporary files that `writeAtomically` leaves when its process dies mid-write
+    /// (SIGKILL, a node's power): `.<name>.tmp-<pid>` in `directory` for the names `isTarget`
+    /// accepts. Such a file is never a complete file, and nothing reads it, but it may be large.
+    /// Call it only where no other process is writing into `directory` at the same time.
+    ///
+    /// - Parameters:
+    ///   - directory: where the targets live.
+    ///   - isTarget: whether a final name (e.g. "checkpoint-000000032.h5") is one to clean up for.
+    /// - Returns: the names of the files removed, sorted.
+    @discardableResult
+    public static func removeLeftoverTemporaries(in directory: String, where isTarget: (String) -> Bool) -> [String] {
+        var removed: [String] = []
+        for name in directoryEntries(directory).sorted() {
+            guard let target = targetName(ofTemporary: name), isTarget(target) else { continue }
+            if unlink((directory == "/" ? "" : directory) + "/" + name) == 0 { removed.append(name) }
+        }
+        return removed
+    }
+
+    /// The temporary name under which `writeAtomically` writes `name`.
+    static func temporaryName(for name: String, pid: pid_t) -> String { ".\(name).tmp-\(pid)" }
+
+    /// The final name a temporary name stands for (".x.h5.tmp-42" -> "x.h5"), or nil for any other name.
+    static func targetName(ofTemporary name: String) -> String? {
+        let digits = name.reversed().prefix { $0.isASCII && $0.isNumber }.count
+        let withoutPID = name.dropLast(digits)
+        guard digits > 0, name.hasPrefix("."), withoutPID.hasSuffix(".tmp-") else { return nil }
+        let target = withoutPID.dropFirst().dropLast(".tmp-".count)
+        return target.isEmpty ? nil : String(target)
+    }
+
+    /// The names in a directory (none if it cannot be read).
+    private static func directoryEntries(_ directory: String) -> [String] {
+        guard let stream = opendir(directory) else { return [] }
+        defer { closedir(stream) }
+        var names: [String] = []
+        while let entry = readdir(stream) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
     }
 
     /// Splits "dir/name" into ("dir", "name"); a bare name lies in ".".

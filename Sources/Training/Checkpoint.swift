@@ -107,6 +107,15 @@ public enum Checkpoint {
         return nil
     }
 
+    /// Removes the temporary files of checkpoints whose writer was killed mid-write (SIGKILL,
+    /// a lost node); `newest(in:)` never picks them, but each may be as large as a checkpoint.
+    /// Only the one process that writes checkpoints into `directory` may call it.
+    /// - Returns: the names removed.
+    @discardableResult
+    public static func removeLeftoverTemporaries(in directory: String) -> [String] {
+        HDF5File.removeLeftoverTemporaries(in: directory) { $0.hasPrefix("checkpoint-") && $0.hasSuffix(".h5") }
+    }
+
     static func open(_ path: String) throws -> HDF5File {
         guard FileManager.default.fileExists(atPath: path) else {
             throw ConfigError("\(path): no such checkpoint file")

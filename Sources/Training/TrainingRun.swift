@@ -194,6 +194,9 @@ public final class TrainingRun {
         if options.tensorboard {
             tensorboard = try TensorBoardLog(directory: options.directory + "/tensorboard", imagesShown: trainer.progress.imagesShown)
         }
+        for name in Checkpoint.removeLeftoverTemporaries(in: options.directory) {
+            write(line: "removed \(name): a checkpoint left half-written by a killed run")
+        }
     }
 
     func write(line: String) {

@@ -50,6 +50,25 @@ final class AtomicWriteTests: StorageTestCase {
         XCTAssertEqual(try directory.contents(), ["ckpt.h5"])
     }
 
+    /// A writer killed mid-write leaves `.<name>.tmp-<pid>`; only such files, and only for the
+    /// names asked for, are removed; the finished file and look-alikes stay.
+    func testLeftoverTemporariesOfKilledWritersAreRemovedByName() throws {
+        try HDF5File.writeAtomically(to: directory.path("ckpt-2.h5")) { file in
+            try file.write([Double]([1]), shape: [1], to: "v")
+        }
+        let finished = try Data(contentsOf: URL(fileURLWithPath: directory.path("ckpt-2.h5")))
+        // What a killed writer leaves: the first part of a real file under the temporary name.
+        try finished.prefix(finished.count / 2).write(to: URL(fileURLWithPath: directory.path(".ckpt-3.h5.tmp-4242")))
+        let others = [".ckpt-1.h5.tmp-7", ".other.h5.tmp-99", ".ckpt-1.h5.tmp-", ".ckpt-1.h5.tmp-12x", "ckpt-1.h5.tmp-5", ".tmp-5"]
+        for name in others { try "x".write(toFile: directory.path(name), atomically: false, encoding: .utf8) }
+
+        let removed = HDF5File.removeLeftoverTemporaries(in: directory.url.path) { $0.hasPrefix("ckpt-") }
+        XCTAssertEqual(removed, [".ckpt-1.h5.tmp-7", ".ckpt-3.h5.tmp-4242"])
+        XCTAssertEqual(try directory.contents(), (others.filter { $0 != ".ckpt-1.h5.tmp-7" } + ["ckpt-2.h5"]).sorted())
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: directory.path("ckpt-2.h5"))), finished)
+        XCTAssertEqual(HDF5File.removeLeftoverTemporaries(in: directory.path("missing")) { _ in true }, [])
+    }
+
     func testFailureInsideHDF5AlsoCleansUp() throws {
         let path = directory.path("x.h5")
         assertHDF5Error(.typeMismatch, containing: "holds float32, not float64") {

@@ -32,6 +32,27 @@ final class StopAndFailureTests: TrainingCLITestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/" + String(format: "checkpoint-%09d.h5", images + 16)))
     }
 
+    /// A run SIGKILLed while rank 0 writes a checkpoint leaves `.checkpoint-N.h5.tmp-PID`, part of
+    /// a file: `--resume auto` passes over it to the newest complete checkpoint, and the resumed run
+    /// removes it. (cluster/tests/sigkill_checkpoint_test.sh kills a real writer mid-write.)
+    func testLeftoverOfKilledCheckpointWriteIsPassedOverAndRemoved() throws {
+        let data = try makeDataset()
+        let out = path("run")
+        var r = try progan(tinyArguments(data: data, out: out) + ["--max-steps", "2"])
+        XCTAssertTrue(r.succeeded, r.summary)
+        let complete = out + "/checkpoint-000000016.h5"
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: complete))
+        let leftover = out + "/.checkpoint-000000024.h5.tmp-99999"
+        try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: leftover))
+
+        r = try progan(tinyArguments(data: data, out: out) + ["--max-steps", "1", "--resume", "auto"])
+        XCTAssertTrue(r.succeeded, r.summary)
+        XCTAssertTrue(r.stdout.contains("resuming from \(complete)"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("removed .checkpoint-000000024.h5.tmp-99999"), r.stdout)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: leftover))
+        XCTAssertEqual(checkpoints(out), [complete, out + "/checkpoint-000000024.h5"])
+    }
+
     /// One of two ranks killed with SIGKILL: mpirun ends the job nonzero within 60 s (no hang),
     /// and `--resume auto` continues from the last checkpoint, here with 1 rank.
     func testKilledRankEndsJobAndRunResumes() throws {
