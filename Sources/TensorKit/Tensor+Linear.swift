@@ -66,11 +66,14 @@ extension Tensor {
                      && w.shape[2] % 2 == 1, "conv2d: input \(x.shape) and weight \(w.shape) do not fit")
         let (n, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let (o, k) = (w.shape[0], w.shape[2])
+        if lowersByTaps(pixels: h * wd, kernel: k) { return conv2dByTaps(x, w) }
         let hw = h * wd, ck = c * k * k
-        var out = [Float](repeating: 0, count: n * o * hw)
+        // Every element is written below: no need to zero it first.
+        var out = [Float](unsafeUninitializedCapacity: n * o * hw) { _, count in count = n * o * hw }
         let nb = chunkSize(n: n, perSample: ck * hw)
-        var col = [Float](repeating: 0, count: ck * nb * hw)
-        var tmp = [Float](repeating: 0, count: o * nb * hw)
+        // Scratch fully written before it is read (im2col writes its zeros itself).
+        var col = [Float](unsafeUninitializedCapacity: ck * nb * hw) { _, count in count = ck * nb * hw }
+        var tmp = [Float](unsafeUninitializedCapacity: o * nb * hw) { _, count in count = o * nb * hw }
         x.data.withUnsafeBufferPointer { px in w.data.withUnsafeBufferPointer { pw in
             out.withUnsafeMutableBufferPointer { po in col.withUnsafeMutableBufferPointer { pc in
                 tmp.withUnsafeMutableBufferPointer { pt in
@@ -102,11 +105,12 @@ extension Tensor {
                      "conv2dWeightGradient: input \(x.shape) and gradient \(g.shape) do not fit")
         let (n, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let o = g.shape[1]
+        if lowersByTaps(pixels: h * wd, kernel: k) { return conv2dWeightGradientByTaps(x, g, kernel: k) }
         let hw = h * wd, ck = c * k * k
         var out = [Float](repeating: 0, count: o * ck)
         let nb = chunkSize(n: n, perSample: ck * hw)
-        var col = [Float](repeating: 0, count: ck * nb * hw)
-        var gt = [Float](repeating: 0, count: o * nb * hw)
+        var col = [Float](unsafeUninitializedCapacity: ck * nb * hw) { _, count in count = ck * nb * hw }
+        var gt = [Float](unsafeUninitializedCapacity: o * nb * hw) { _, count in count = o * nb * hw }
         x.data.withUnsafeBufferPointer { px in g.data.withUnsafeBufferPointer { pg in
             out.withUnsafeMutableBufferPointer { po in col.withUnsafeMutableBufferPointer { pc in
                 gt.withUnsafeMutableBufferPointer { pt in

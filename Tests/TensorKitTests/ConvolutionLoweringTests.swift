@@ -1,0 +1,90 @@
+import XCTest
+import TensorKit
+import TestSupport
+
+/// Both lowerings of the convolution (im2col and tap by tap) against a direct loop in Double, on
+/// shapes that exercise empty tap rectangles (maps smaller than the kernel), 1x1 and 5x5 kernels,
+/// non-square maps and batch chunking.
+final class ConvolutionLoweringTests: XCTestCase {
+    override func tearDown() {
+        Tensor.convolutionLowering = .automatic
+        Tensor.im2colBudget = 16 << 20
+    }
+
+    /// `y[n,o,h,w] = sum w[o,c,i,j] x[n,c,h+i-p,w+j-p]`, straight from the definition.
+    func directConv(_ x: Tensor, _ w: Tensor) -> [Float] {
+        let (n, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let (o, k) = (w.shape[0], w.shape[2])
+        let p = k / 2
+        var out = [Float](repeating: 0, count: n * o * h * wd)
+        for s in 0..<n { for oi in 0..<o { for y in 0..<h { for xq in 0..<wd {
+            var acc = 0.0
+            for ci in 0..<c { for i in 0..<k { for j in 0..<k {
+                let (sy, sx) = (y + i - p, xq + j - p)
+                guard sy >= 0, sy < h, sx >= 0, sx < wd else { continue }
+                acc += Double(w.data[((oi * c + ci) * k + i) * k + j]) * Double(x.data[((s * c + ci) * h + sy) * wd + sx])
+            } } }
+            out[((s * o + oi) * h + y) * wd + xq] = Float(acc)
+        } } } }
+        return out
+    }
+
+    /// `dw[o,c,i,j] = sum g[n,o,h,w] x[n,c,h+i-p,w+j-p]`, straight from the definition.
+    func directWeightGradient(_ x: Tensor, _ g: Tensor, k: Int) -> [Float] {
+        let (n, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let o = g.shape[1], p = k / 2
+        var out = [Float](repeating: 0, count: o * c * k * k)
+        for oi in 0..<o { for ci in 0..<c { for i in 0..<k { for j in 0..<k {
+            var acc = 0.0
+            for s in 0..<n { for y in 0..<h { for xq in 0..<wd {
+                let (sy, sx) = (y + i - p, xq + j - p)
+                guard sy >= 0, sy < h, sx >= 0, sx < wd else { continue }
+                acc += Double(g.data[((s * o + oi) * h + y) * wd + xq]) * Double(x.data[((s * c + ci) * h + sy) * wd + sx])
+            } } }
+            out[((oi * c + ci) * k + i) * k + j] = Float(acc)
+        } } } }
+        return out
+    }
+
+    let shapes: [(n: Int, c: Int, o: Int, h: Int, w: Int, k: Int)] = [
+        (3, 5, 4, 4, 4, 3), (2, 3, 6, 8, 5, 3), (2, 4, 3, 1, 1, 3), (2, 2, 3, 2, 3, 5),
+        (3, 3, 2, 6, 6, 5), (2, 4, 5, 3, 4, 1), (1, 7, 7, 16, 16, 3),
+    ]
+
+    func testBothLoweringsMatchTheDefinition() {
+        for lowering in [ConvolutionLowering.im2col, .taps, .automatic] {
+            Tensor.convolutionLowering = lowering
+            for (index, s) in shapes.enumerated() {
+                let x = TestTensors.normal([s.n, s.c, s.h, s.w], seed: UInt64(10 + index))
+                let w = TestTensors.normal([s.o, s.c, s.k, s.k], seed: UInt64(40 + index))
+                let g = TestTensors.normal([s.n, s.o, s.h, s.w], seed: UInt64(70 + index))
+                let label = "\(lowering) \(s)"
+                assertClose(Tensor.conv2d(x, w).data, directConv(x, w), rtol: 1e-5, atol: 1e-5, label)
+                assertClose(Tensor.conv2dWeightGradient(x, g, kernel: s.k).data, directWeightGradient(x, g, k: s.k),
+                            rtol: 1e-5, atol: 1e-5, label)
+            }
+        }
+    }
+
+    /// A tiny scratch budget forces one sample per chunk: chunks must accumulate, not overwrite.
+    func testChunkedBatchesGiveTheSameResult() {
+        Tensor.im2colBudget = 1
+        for lowering in [ConvolutionLowering.im2col, .taps] {
+            Tensor.convolutionLowering = lowering
+            let x = TestTensors.normal([4, 3, 5, 5], seed: 1)
+            let w = TestTensors.normal([2, 3, 3, 3], seed: 2)
+            let g = TestTensors.normal([4, 2, 5, 5], seed: 3)
+            assertClose(Tensor.conv2d(x, w).data, directConv(x, w), rtol: 1e-5, atol: 1e-5, "\(lowering)")
+            assertClose(Tensor.conv2dWeightGradient(x, g, kernel: 3).data, directWeightGradient(x, g, k: 3),
+                        rtol: 1e-5, atol: 1e-5, "\(lowering)")
+        }
+    }
+
+    func testAutomaticPicksTapsOnlyForSmallMaps() {
+        Tensor.convolutionLowering = .automatic
+        XCTAssertTrue(Tensor.lowersByTaps(pixels: 16, kernel: 3))
+        XCTAssertTrue(Tensor.lowersByTaps(pixels: Tensor.tapLoweringMaxPixels, kernel: 3))
+        XCTAssertFalse(Tensor.lowersByTaps(pixels: Tensor.tapLoweringMaxPixels * 4, kernel: 3))
+        XCTAssertFalse(Tensor.lowersByTaps(pixels: 16, kernel: 1), "a 1x1 kernel has no padding to skip")
+    }
+}
