@@ -66,7 +66,6 @@ extension Tensor {
                      && w.shape[2] % 2 == 1, "conv2d: input \(x.shape) and weight \(w.shape) do not fit")
         let (n, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let (o, k) = (w.shape[0], w.shape[2])
-        if lowersByTaps(pixels: h * wd, kernel: k) { return conv2dByTaps(x, w) }
         let hw = h * wd, ck = c * k * k
         // Every element is written below: no need to zero it first.
         var out = [Float](unsafeUninitializedCapacity: n * o * hw) { _, count in count = n * o * hw }
@@ -105,7 +104,6 @@ extension Tensor {
                      "conv2dWeightGradient: input \(x.shape) and gradient \(g.shape) do not fit")
         let (n, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let o = g.shape[1]
-        if lowersByTaps(pixels: h * wd, kernel: k) { return conv2dWeightGradientByTaps(x, g, kernel: k) }
         let hw = h * wd, ck = c * k * k
         var out = [Float](repeating: 0, count: o * ck)
         let nb = chunkSize(n: n, perSample: ck * hw)

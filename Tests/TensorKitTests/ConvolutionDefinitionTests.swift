@@ -2,12 +2,10 @@ import XCTest
 import TensorKit
 import TestSupport
 
-/// Both lowerings of the convolution (im2col and tap by tap) against a direct loop in Double, on
-/// shapes that exercise empty tap rectangles (maps smaller than the kernel), 1x1 and 5x5 kernels,
-/// non-square maps and batch chunking.
-final class ConvolutionLoweringTests: XCTestCase {
+/// The im2col convolution kernels against a direct loop in Double, on shapes that exercise maps
+/// smaller than the kernel, 1x1 and 5x5 kernels, non-square maps and batch chunking.
+final class ConvolutionDefinitionTests: XCTestCase {
     override func tearDown() {
-        Tensor.convolutionLowering = .automatic
         Tensor.im2colBudget = 16 << 20
     }
 
@@ -51,14 +49,13 @@ final class ConvolutionLoweringTests: XCTestCase {
         (3, 3, 2, 6, 6, 5), (2, 4, 5, 3, 4, 1), (1, 7, 7, 16, 16, 3),
     ]
 
-    func testBothLoweringsMatchTheDefinition() {
-        for lowering in [ConvolutionLowering.im2col, .taps, .automatic] {
-            Tensor.convolutionLowering = lowering
+    func testKernelsMatchTheDefinition() {
+        do {
             for (index, s) in shapes.enumerated() {
                 let x = TestTensors.normal([s.n, s.c, s.h, s.w], seed: UInt64(10 + index))
                 let w = TestTensors.normal([s.o, s.c, s.k, s.k], seed: UInt64(40 + index))
                 let g = TestTensors.normal([s.n, s.o, s.h, s.w], seed: UInt64(70 + index))
-                let label = "\(lowering) \(s)"
+                let label = "\(s)"
                 assertClose(Tensor.conv2d(x, w).data, directConv(x, w), rtol: 1e-5, atol: 1e-5, label)
                 assertClose(Tensor.conv2dWeightGradient(x, g, kernel: s.k).data, directWeightGradient(x, g, k: s.k),
                             rtol: 1e-5, atol: 1e-5, label)
@@ -69,22 +66,13 @@ final class ConvolutionLoweringTests: XCTestCase {
     /// A tiny scratch budget forces one sample per chunk: chunks must accumulate, not overwrite.
     func testChunkedBatchesGiveTheSameResult() {
         Tensor.im2colBudget = 1
-        for lowering in [ConvolutionLowering.im2col, .taps] {
-            Tensor.convolutionLowering = lowering
+        do {
             let x = TestTensors.normal([4, 3, 5, 5], seed: 1)
             let w = TestTensors.normal([2, 3, 3, 3], seed: 2)
             let g = TestTensors.normal([4, 2, 5, 5], seed: 3)
-            assertClose(Tensor.conv2d(x, w).data, directConv(x, w), rtol: 1e-5, atol: 1e-5, "\(lowering)")
+            assertClose(Tensor.conv2d(x, w).data, directConv(x, w), rtol: 1e-5, atol: 1e-5)
             assertClose(Tensor.conv2dWeightGradient(x, g, kernel: 3).data, directWeightGradient(x, g, k: 3),
-                        rtol: 1e-5, atol: 1e-5, "\(lowering)")
+                        rtol: 1e-5, atol: 1e-5)
         }
-    }
-
-    func testAutomaticPicksTapsOnlyForSmallMaps() {
-        Tensor.convolutionLowering = .automatic
-        XCTAssertTrue(Tensor.lowersByTaps(pixels: 16, kernel: 3))
-        XCTAssertTrue(Tensor.lowersByTaps(pixels: Tensor.tapLoweringMaxPixels, kernel: 3))
-        XCTAssertFalse(Tensor.lowersByTaps(pixels: Tensor.tapLoweringMaxPixels * 4, kernel: 3))
-        XCTAssertFalse(Tensor.lowersByTaps(pixels: 16, kernel: 1), "a 1x1 kernel has no padding to skip")
     }
 }
