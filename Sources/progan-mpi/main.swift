@@ -13,6 +13,8 @@ struct ProganMPI: ParsableCommand {
     static var allSubcommands: [ParsableCommand.Type] { [DatasetCommand.self, TrainCommand.self, GenerateCommand.self, MetricsCommand.self, DevStepCommand.self, MPISelfTestCommand.self, BenchKernelsCommand.self] }
 }
 
+tuneAllocator()
+
 // ArgumentParser's own error output adds usage text; a user sees one line instead, with the
 // same exit codes (help and --version still print normally).
 do {
