@@ -154,6 +154,9 @@ public enum Profiler {
         live -= Double(bytes)
     }
 
+    /// Bytes of tensors held by autograd nodes now (those made while profiling was on).
+    public static var liveTensorBytes: Double { live }
+
     /// What was recorded since the last `reset`.
     public static func snapshot() -> Snapshot {
         if isEnabled { charge() }
