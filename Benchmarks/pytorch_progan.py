@@ -181,7 +181,7 @@ def finite(grads):
     return all(bool(torch.isfinite(g).all()) for g in grads)
 
 
-def step(G, D, Gs_params, opt_g, opt_d, reals, batch, ph):
+def step(G, D, Gs_params, opt_g, opt_d, reals, batch, ph, split_gp=False):
     g_params, d_params = G.params(), D.params()
     # D step.
     ph.switch("G_forward")
@@ -199,9 +199,19 @@ def step(G, D, Gs_params, opt_g, opt_d, reals, batch, ph):
     norms = torch.sqrt((g * g).sum(dim=(1, 2, 3)))
     penalty = ((norms - GP_TARGET) ** 2).sum() * (GP_LAMBDA / GP_TARGET ** 2 / batch)
     ph.switch("D_forward")
-    loss_d = (d_fake.sum() - d_real.sum()) / batch + penalty + (d_real ** 2).sum() * (DRIFT / batch)
-    ph.switch("D_step_backward")
-    grads = torch.autograd.grad(loss_d, d_params)
+    wgan_and_drift = (d_fake.sum() - d_real.sum()) / batch + (d_real ** 2).sum() * (DRIFT / batch)
+    loss_d = wgan_and_drift + penalty
+    if split_gp:
+        # Profiling only: the D(real)/D(fake) and penalty graphs share nothing but the weights,
+        # so two backward calls do the same work as one, plus one sum of the gradients.
+        ph.switch("D_backward")
+        grads = torch.autograd.grad(wgan_and_drift, d_params)
+        ph.switch("GP_double_backward")
+        extra = torch.autograd.grad(penalty, d_params, allow_unused=True)  # D's last bias: unused
+        grads = [a if b is None else a + b for a, b in zip(grads, extra)]
+    else:
+        ph.switch("D_step_backward")
+        grads = torch.autograd.grad(loss_d, d_params)
     ph.switch("optimizer")
     if finite(grads):
         for p, gr in zip(d_params, grads):
@@ -233,6 +243,8 @@ def main():
     ap.add_argument("--warmup", type=int, default=1, help="untimed iterations before them")
     ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
+    ap.add_argument("--split-gp", action="store_true",
+                    help="profile the D step's backward in two calls: D_backward and GP_double_backward")
     a = ap.parse_args()
     if a.res < 4 or a.res > 1024 or a.res & (a.res - 1):
         sys.exit("pytorch_progan.py: --res %d is not a power of two between 4 and 1024" % a.res)
@@ -255,14 +267,14 @@ def main():
 
     for i in range(a.warmup):
         t0 = time.perf_counter()
-        step(G, D, Gs_params, opt_g, opt_d, reals, batch, Phases())
+        step(G, D, Gs_params, opt_g, opt_d, reals, batch, Phases(), a.split_gp)
         if not a.json:
             print("warm-up %d/%d  %.3f s" % (i + 1, a.warmup, time.perf_counter() - t0), file=sys.stderr)
     ph = Phases()
     times = []
     for i in range(a.iters):
         t0 = time.perf_counter()
-        step(G, D, Gs_params, opt_g, opt_d, reals, batch, ph)
+        step(G, D, Gs_params, opt_g, opt_d, reals, batch, ph, a.split_gp)
         times.append(time.perf_counter() - t0)
         print("pytorch %dx%d batch %d: iteration %d/%d  %.3f s" % (a.res, a.res, batch, i + 1, a.iters, times[-1]),
               file=sys.stderr)
