@@ -44,6 +44,8 @@ public func discriminatorLoss(_ D: Discriminator, reals: Var, fakes: Var, mix: [
         return (loss, stats)
     case .wgangp:
         let wdist = try (fakeScores.sum() - realScores.sum()) * (1 / n)
+        // Profiler phases (for `progan-mpi bench`; no-ops unless it profiles): the penalty's
+        // forward, and its recorded first backward, which the D step's backward differentiates.
         let caller = StepPhase.penalty.enter()
         let t = Var(Tensor(shape: [mix.count, 1, 1, 1], data: mix))
         let mixed = Var(try Var.lerp(reals.detached(), fakes.detached(), t).value, requiresGrad: true)

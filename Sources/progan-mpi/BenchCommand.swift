@@ -85,6 +85,8 @@ struct BenchCommand: ParsableCommand {
     func report(_ r: BenchmarkResult) -> String {
         func gib(_ bytes: Double) -> String { String(format: "%.2f GiB", bytes / 1_073_741_824) }
         let minS = r.iterationSeconds.min() ?? 0, maxS = r.iterationSeconds.max() ?? 0
+        let held: [(String, Double)] = r.peakTensorBytesByPhase.filter { $0.value >= 1_048_576 }.sorted { $0.value > $1.value }
+        let holders = held.map { "\($0.0) \(gib($0.1))" }.joined(separator: ", ")
         var lines = [
             "progan-mpi bench: \(r.resolution)x\(r.resolution) stable, global batch \(r.batch) "
                 + "(\(r.ranks) rank\(r.ranks == 1 ? "" : "s") x \(r.localBatch)), \(r.iterations) timed iteration(s) after "
@@ -113,8 +115,7 @@ struct BenchCommand: ParsableCommand {
             String(format: "conv kernels: %.1f GFLOP/s (%.0f%% of that conv-shaped sgemm), %.0f%% of their time outside sgemm (im2col, layout, allocation)",
                    r.convGflops, r.sgemmGflops > 0 ? 100 * r.convGflops / r.sgemmGflops : 0, 100 * r.convOverheadShare),
             "memory: peak RSS \(gib(Double(r.peakRssKib) * 1024))" + (r.ranks > 1 ? " (largest rank)" : "")
-                + "; autograd values peak at \(gib(r.peakTensorBytes)) in \(r.peakTensorSlot), held by "
-                + r.peakTensorBytesByPhase.sorted { $0.value > $1.value }.map { "\($0.key) \(gib($0.value))" }.joined(separator: ", "),
+                + "; autograd values peak at \(gib(r.peakTensorBytes)) in \(r.peakTensorSlot), held by " + holders,
         ]
         if r.ranks > 1 {
             lines.append(String(format: "MPI: %.1f%% of the time (gradient all-reduce %.1f%%, incl. waiting for the slowest rank; "
