@@ -31,10 +31,17 @@ public func gradients(of output: Var, wrt inputs: [Var], seed: Var? = nil,
     }
     var grads: [ObjectIdentifier: Var] = [:]
     grads[ObjectIdentifier(output)] = seed ?? Var(Tensor.ones(output.shape))
+    // Profiling: a plain backward pass charges each rule to the phase of the node it belongs to;
+    // one that records a graph (createGraph) is part of a forward computation and stays in the
+    // caller's phase, whose tag its new nodes get.
+    let byNode = Profiler.isEnabled && !createGraph
+    let callerSlot = Profiler.current
+    defer { if byNode { Profiler.restore(callerSlot) } }
     try GradMode.with(createGraph) {
         for node in order.reversed() {
             let id = ObjectIdentifier(node)
             guard needed.contains(id), let g = grads[id], let rule = node.backward else { continue }
+            if byNode { Profiler.enter(node.phase, backward: true) }
             if !inputIDs.contains(id) { grads[id] = nil }  // free intermediate gradients early
             let needs = node.parents.map { $0.requiresGrad && needed.contains(ObjectIdentifier($0)) }
             guard needs.contains(true) else { continue }

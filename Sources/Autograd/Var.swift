@@ -38,6 +38,11 @@ public final class Var {
     public var name: String?
     /// Accumulated gradient of a parameter, filled by `accumulateGradients`.
     public var grad: Tensor?
+    /// The `Profiler` phase this node was made in (0 while profiling is off): a plain backward
+    /// pass charges this node's rule to that phase.
+    public let phase: Int
+    /// Bytes of `value` counted as live by the profiler (0 if it was off at creation).
+    let profiledBytes: Int
 
     /// A leaf: a constant (`requiresGrad: false`) or a parameter or input to differentiate.
     public init(_ value: Tensor, requiresGrad: Bool = false, name: String? = nil) {
@@ -46,6 +51,7 @@ public final class Var {
         self.backward = nil
         self.requiresGrad = requiresGrad
         self.name = name
+        (phase, profiledBytes) = Var.profile(value)
     }
 
     init(value: Tensor, parents: [Var], backward: @escaping Backward) {
@@ -54,6 +60,20 @@ public final class Var {
         self.backward = backward
         self.requiresGrad = true
         self.name = nil
+        (phase, profiledBytes) = Var.profile(value)
+    }
+
+    deinit {
+        if profiledBytes > 0 { Profiler.release(bytes: profiledBytes, phase: phase) }
+    }
+
+    /// The current phase and, while profiling, the value's bytes counted as held by it.
+    @inline(__always)
+    static func profile(_ value: Tensor) -> (Int, Int) {
+        guard Profiler.isEnabled else { return (0, 0) }
+        let bytes = value.count * MemoryLayout<Float>.stride
+        Profiler.retain(bytes: bytes, phase: Profiler.phase)
+        return (Profiler.phase, bytes)
     }
 
     /// The result of an op: recorded with its parents and rule if recording is on and any parent

@@ -44,12 +44,18 @@ public func discriminatorLoss(_ D: Discriminator, reals: Var, fakes: Var, mix: [
         return (loss, stats)
     case .wgangp:
         let wdist = try (fakeScores.sum() - realScores.sum()) * (1 / n)
+        // Profiler phases (for `progan-mpi bench`; no-ops unless it profiles): the penalty's
+        // forward, and its recorded first backward, which the D step's backward differentiates.
+        let caller = StepPhase.penalty.enter()
         let t = Var(Tensor(shape: [mix.count, 1, 1, 1], data: mix))
         let mixed = Var(try Var.lerp(reals.detached(), fakes.detached(), t).value, requiresGrad: true)
         let mixedScores = try D(mixed, resolution: resolution, alpha: alpha, comm: comm)
+        StepPhase.penaltyGradient.enter()
         let grad = try gradients(of: mixedScores.sum(), wrt: [mixed], createGraph: true)[0]
+        StepPhase.penalty.enter()
         let norms = try grad.square().sum(axes: [1, 2, 3]).sqrt()
         let penalty = try (norms - config.gpTarget).square().sum() * (config.gpLambda / (config.gpTarget * config.gpTarget) / n)
+        Profiler.restore(caller)
         let drift = try realScores.square().sum() * (config.drift / n)
         let loss = try wdist + penalty + drift
         stats["loss/D"] = loss.value.sumAll()

@@ -67,6 +67,8 @@ extension Tensor {
         let (n, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let (o, k) = (w.shape[0], w.shape[2])
         let hw = h * wd, ck = c * k * k
+        let started = Profiler.convolutionStart()
+        defer { Profiler.convolutionEnd(started, multiplyAdds: n * o * hw * ck) }
         // Every element is written below: no need to zero it first.
         var out = [Float](unsafeUninitializedCapacity: n * o * hw) { _, count in count = n * o * hw }
         let nb = chunkSize(n: n, perSample: ck * hw)
@@ -105,6 +107,8 @@ extension Tensor {
         let (n, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let o = g.shape[1]
         let hw = h * wd, ck = c * k * k
+        let started = Profiler.convolutionStart()
+        defer { Profiler.convolutionEnd(started, multiplyAdds: n * o * hw * ck) }
         var out = [Float](repeating: 0, count: o * ck)
         let nb = chunkSize(n: n, perSample: ck * hw)
         var col = [Float](unsafeUninitializedCapacity: ck * nb * hw) { _, count in count = ck * nb * hw }

@@ -130,7 +130,9 @@ public final class Trainer {
         let first = group.rank * local
         let comm: Collective = group
 
-        // Data: this rank's block of the global minibatch.
+        // Data: this rank's block of the global minibatch. (StepPhase.enter: profiler hooks for
+        // `progan-mpi bench`; they do nothing unless it turned the profiler on.)
+        StepPhase.data.enter()
         var t0 = Date()
         let positions = (0..<local).map { progress.imagesShown + first + $0 }
         var realsT = try data.images(positions.map(order.index(at:)), resolution: p.resolution)
@@ -142,16 +144,19 @@ public final class Trainer {
         timings.data += Date().timeIntervalSince(t0)
 
         // D step.
+        StepPhase.generator.enter()
         t0 = Date()
         let zD = streams.latents(forDiscriminator: true, step: progress.step, first: first, count: local)
         let fakes = try GradMode.with(false) { try G(Var(zD), resolution: p.resolution, alpha: p.alpha) }
         timings.generator += Date().timeIntervalSince(t0)
+        StepPhase.discriminator.enter()
         t0 = Date()
         let mix = streams.mixingFactors(step: progress.step, first: first, count: local)
         let (lossD, statsD) = try discriminatorLoss(D, reals: reals, fakes: fakes, mix: mix, resolution: p.resolution,
                                                     alpha: p.alpha, globalBatch: p.minibatch, comm: comm,
                                                     config: config.loss)
         timings.penalty += Date().timeIntervalSince(t0)
+        StepPhase.discriminator.enter(backward: true)
         t0 = Date()
         D.parameters.zeroGradients()
         try accumulateGradients(of: lossD, into: D.parameters.parameters)
@@ -159,21 +164,26 @@ public final class Trainer {
         if try !applyUpdate(D.parameters, adamD, learningRate: p.learningRate) { progress.skippedD += 1 }
 
         // G step.
+        StepPhase.generator.enter()
         t0 = Date()
         let zG = streams.latents(forDiscriminator: false, step: progress.step, first: first, count: local)
         let fakesG = try G(Var(zG), resolution: p.resolution, alpha: p.alpha)
         timings.generator += Date().timeIntervalSince(t0)
+        StepPhase.discriminatorForG.enter()
         t0 = Date()
         let (lossG, statsG) = try generatorLoss(D, fakes: fakesG, resolution: p.resolution, alpha: p.alpha,
                                                 globalBatch: p.minibatch, comm: comm, config: config.loss)
+        StepPhase.discriminatorForG.enter(backward: true)
         G.parameters.zeroGradients()
         try accumulateGradients(of: lossG, into: G.parameters.parameters)
         timings.discriminator += Date().timeIntervalSince(t0)
         if try !applyUpdate(G.parameters, adamG, learningRate: p.learningRate) { progress.skippedG += 1 }
 
+        StepPhase.optimizer.enter()
         t0 = Date()
         Gs.parameters.moveAverage(towards: G.parameters, beta: config.emaBeta)
         timings.optimizer += Date().timeIntervalSince(t0)
+        StepPhase.other.enter()
 
         progress.imagesShown += p.minibatch
         progress.step += 1
@@ -183,9 +193,12 @@ public final class Trainer {
     /// Sums the gradient over ranks in one fused buffer and applies Adam, unless any element is
     /// non-finite (then every rank skips alike, since all see the same sum). Returns whether applied.
     func applyUpdate(_ params: ParameterSet, _ adam: Adam, learningRate: Float) throws -> Bool {
+        StepPhase.optimizer.enter()
         var t0 = Date()
         var flat = params.flatGradient()
+        StepPhase.allreduce.enter()
         group.allReduceSum(&flat)
+        StepPhase.optimizer.enter()
         timings.allreduce += Date().timeIntervalSince(t0)
         t0 = Date()
         defer { timings.optimizer += Date().timeIntervalSince(t0) }

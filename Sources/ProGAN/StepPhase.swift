@@ -1,0 +1,48 @@
+import TensorKit
+
+/// The phases of a training step, as `Profiler` phases: `progan-mpi bench` reports time, sgemm
+/// work and tensor memory per phase and direction (forward, backward).
+public enum StepPhase: Int, CaseIterable, Sendable {
+    /// Anything not inside one of the others (loss sums, bookkeeping between phases).
+    case other = 0
+    /// Real images: reading, mirroring, fade blending.
+    case data
+    /// G's forward passes (backward: G's weight and input gradients in the G step).
+    case generator
+    /// D on reals and fakes in the D step, and the WGAN loss terms.
+    case discriminator
+    /// The gradient penalty's forward: D on the mixed images, gradient norms, penalty.
+    case penalty
+    /// The penalty's first backward (recorded with `createGraph`: forward work of the D loss).
+    case penaltyGradient
+    /// D on G's output in the G step.
+    case discriminatorForG
+    /// Summing gradients over ranks.
+    case allreduce
+    /// Minibatch-stddev collectives (all-gather forward, reduce-scatter backward).
+    case mbstdCollective
+    /// Flattening gradients, the finiteness check, Adam, and the EMA of G.
+    case optimizer
+
+    /// A short name for reports and JSON keys.
+    public var name: String {
+        switch self {
+        case .other: return "other"
+        case .data: return "data"
+        case .generator: return "G"
+        case .discriminator: return "D"
+        case .penalty: return "GP"
+        case .penaltyGradient: return "GP_grad"
+        case .discriminatorForG: return "D_for_G"
+        case .allreduce: return "allreduce"
+        case .mbstdCollective: return "mbstd_collective"
+        case .optimizer: return "optimizer"
+        }
+    }
+
+    /// Makes this phase (in the given direction) the profiler's current slot; returns the previous.
+    @discardableResult
+    public func enter(backward: Bool = false) -> (phase: Int, backward: Bool) {
+        Profiler.enter(rawValue, backward: backward)
+    }
+}
