@@ -143,25 +143,31 @@ public final class Trainer {
         let reals = Var(realsT)
         timings.data += Date().timeIntervalSince(t0)
 
-        // D step.
-        StepPhase.generator.enter()
-        t0 = Date()
-        let zD = streams.latents(forDiscriminator: true, step: progress.step, first: first, count: local)
-        let fakes = try GradMode.with(false) { try G(Var(zD), resolution: p.resolution, alpha: p.alpha) }
-        timings.generator += Date().timeIntervalSince(t0)
-        StepPhase.discriminator.enter()
-        t0 = Date()
-        let mix = streams.mixingFactors(step: progress.step, first: first, count: local)
-        let (lossD, statsD) = try discriminatorLoss(D, reals: reals, fakes: fakes, mix: mix, resolution: p.resolution,
-                                                    alpha: p.alpha, globalBatch: p.minibatch, comm: comm,
-                                                    config: config.loss)
-        timings.penalty += Date().timeIntervalSince(t0)
-        StepPhase.discriminator.enter(backward: true)
-        t0 = Date()
-        D.parameters.zeroGradients()
-        try accumulateGradients(of: lossD, into: D.parameters.parameters)
-        timings.discriminator += Date().timeIntervalSince(t0)
-        if try !applyUpdate(D.parameters, adamD, learningRate: p.learningRate) { progress.skippedD += 1 }
+        // D step, in its own scope: its graph (D on reals, fakes and the GP mix, and the recorded
+        // gradient of the penalty) is released before the G step builds its own, halving the
+        // peak memory at high resolution.
+        let statsD: LossStats
+        do {
+            StepPhase.generator.enter()
+            t0 = Date()
+            let zD = streams.latents(forDiscriminator: true, step: progress.step, first: first, count: local)
+            let fakes = try GradMode.with(false) { try G(Var(zD), resolution: p.resolution, alpha: p.alpha) }
+            timings.generator += Date().timeIntervalSince(t0)
+            StepPhase.discriminator.enter()
+            t0 = Date()
+            let mix = streams.mixingFactors(step: progress.step, first: first, count: local)
+            let (lossD, stats) = try discriminatorLoss(D, reals: reals, fakes: fakes, mix: mix, resolution: p.resolution,
+                                                        alpha: p.alpha, globalBatch: p.minibatch, comm: comm,
+                                                        config: config.loss)
+            timings.penalty += Date().timeIntervalSince(t0)
+            StepPhase.discriminator.enter(backward: true)
+            t0 = Date()
+            D.parameters.zeroGradients()
+            try accumulateGradients(of: lossD, into: D.parameters.parameters)
+            timings.discriminator += Date().timeIntervalSince(t0)
+            if try !applyUpdate(D.parameters, adamD, learningRate: p.learningRate) { progress.skippedD += 1 }
+            statsD = stats
+        }
 
         // G step.
         StepPhase.generator.enter()
