@@ -1,3 +1,4 @@
+import Dispatch
 import Autograd
 import TensorKit
 
@@ -64,6 +65,58 @@ public func discriminatorLoss(_ D: Discriminator, reals: Var, fakes: Var, mix: [
         stats["grad_norm"] = norms.value.sumAll()
         return (loss, stats)
     }
+}
+
+/// The D step's gradients, accumulated into `parameters` in two passes that each free their graph
+/// before the next is built: first `D(fake) - D(real) + drift` (D on reals and fakes), then the
+/// gradient penalty (D on the mixed images and its recorded gradient). The sum is the gradient of
+/// `discriminatorLoss` (the parts share only the weights), at about half its peak memory.
+/// Returns the same statistics as `discriminatorLoss`.
+public func accumulateDiscriminatorGradients(_ D: Discriminator, reals: Var, fakes: Var, mix: [Float],
+                                             resolution: Int, alpha: Float, globalBatch: Int, comm: Collective,
+                                             config: LossConfig, into parameters: [Var],
+                                             penaltySeconds: inout Double) throws -> LossStats {
+    guard config.kind == .wgangp else {
+        let (loss, stats) = try discriminatorLoss(D, reals: reals, fakes: fakes, mix: mix, resolution: resolution,
+                                                  alpha: alpha, globalBatch: globalBatch, comm: comm, config: config)
+        try accumulateGradients(of: loss, into: parameters)
+        return stats
+    }
+    let n = Float(globalBatch)
+    var stats: LossStats = [:]
+    var lossD = 0.0
+    do {
+        let realScores = try D(reals, resolution: resolution, alpha: alpha, comm: comm)
+        let fakeScores = try D(fakes, resolution: resolution, alpha: alpha, comm: comm)
+        let wdist = try (fakeScores.sum() - realScores.sum()) * (1 / n)
+        let drift = try realScores.square().sum() * (config.drift / n)
+        let part = try wdist + drift
+        stats["D/real"] = realScores.value.sumAll()
+        stats["D/fake"] = fakeScores.value.sumAll()
+        stats["loss/drift"] = drift.value.sumAll()
+        lossD += part.value.sumAll()
+        let caller = StepPhase.discriminator.enter(backward: true)
+        try accumulateGradients(of: part, into: parameters)
+        Profiler.restore(caller)
+    }
+    let started = DispatchTime.now().uptimeNanoseconds
+    let caller = StepPhase.penalty.enter()
+    let t = Var(Tensor(shape: [mix.count, 1, 1, 1], data: mix))
+    let mixed = Var(try Var.lerp(reals.detached(), fakes.detached(), t).value, requiresGrad: true)
+    let mixedScores = try D(mixed, resolution: resolution, alpha: alpha, comm: comm)
+    StepPhase.penaltyGradient.enter()
+    let grad = try gradients(of: mixedScores.sum(), wrt: [mixed], createGraph: true)[0]
+    StepPhase.penalty.enter()
+    let norms = try grad.square().sum(axes: [1, 2, 3]).sqrt()
+    let penalty = try (norms - config.gpTarget).square().sum() * (config.gpLambda / (config.gpTarget * config.gpTarget) / n)
+    StepPhase.discriminator.enter(backward: true)
+    try accumulateGradients(of: penalty, into: parameters)
+    Profiler.restore(caller)
+    penaltySeconds += Double(DispatchTime.now().uptimeNanoseconds - started) * 1e-9
+    stats["loss/gp"] = penalty.value.sumAll()
+    stats["grad_norm"] = norms.value.sumAll()
+    stats["loss/D"] = lossD + penalty.value.sumAll()
+    return stats
 }
 
 /// The G loss for this rank's share: WGAN `-D(G(z))`, or LSGAN `(D(G(z)) - 1)^2 / 2`, scaled by

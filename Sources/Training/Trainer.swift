@@ -156,15 +156,15 @@ public final class Trainer {
             StepPhase.discriminator.enter()
             t0 = Date()
             let mix = streams.mixingFactors(step: progress.step, first: first, count: local)
-            let (lossD, stats) = try discriminatorLoss(D, reals: reals, fakes: fakes, mix: mix, resolution: p.resolution,
-                                                        alpha: p.alpha, globalBatch: p.minibatch, comm: comm,
-                                                        config: config.loss)
-            timings.penalty += Date().timeIntervalSince(t0)
-            StepPhase.discriminator.enter(backward: true)
-            t0 = Date()
+            // Two passes, each freeing its graph: D(fake) - D(real) + drift, then the penalty.
             D.parameters.zeroGradients()
-            try accumulateGradients(of: lossD, into: D.parameters.parameters)
-            timings.discriminator += Date().timeIntervalSince(t0)
+            var penaltySeconds = 0.0
+            let stats = try accumulateDiscriminatorGradients(D, reals: reals, fakes: fakes, mix: mix, resolution: p.resolution,
+                                                             alpha: p.alpha, globalBatch: p.minibatch, comm: comm,
+                                                             config: config.loss, into: D.parameters.parameters,
+                                                             penaltySeconds: &penaltySeconds)
+            timings.penalty += penaltySeconds
+            timings.discriminator += Date().timeIntervalSince(t0) - penaltySeconds
             if try !applyUpdate(D.parameters, adamD, learningRate: p.learningRate) { progress.skippedD += 1 }
             statsD = stats
         }

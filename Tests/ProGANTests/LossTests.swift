@@ -54,6 +54,33 @@ final class LossTests: XCTestCase {
         return (loss.value.sumAll(), stats)
     }
 
+    /// The D step's two-pass accumulation (loss terms, then the penalty, each graph freed) gives
+    /// the gradient of the one-graph loss and the same statistics, for WGAN-GP and LSGAN.
+    func testTwoPassDiscriminatorGradientsEqualTheOneGraphGradient() throws {
+        for kind in [LossConfig.Kind.wgangp, .lsgan] {
+            var config = LossConfig()
+            config.kind = kind
+            let D = tinyD()
+            let params = D.parameters.parameters
+            let (loss, stats) = try discriminatorLoss(D, reals: Var(reals), fakes: Var(fakes), mix: mix, resolution: resolution,
+                                                      alpha: alpha, globalBatch: 4, comm: LocalCollective(), config: config)
+            let whole = try gradients(of: loss, wrt: params).map(\.value)
+            D.parameters.zeroGradients()
+            var penaltySeconds = 0.0
+            let twoPass = try accumulateDiscriminatorGradients(D, reals: Var(reals), fakes: Var(fakes), mix: mix,
+                                                               resolution: resolution, alpha: alpha, globalBatch: 4,
+                                                               comm: LocalCollective(), config: config, into: params,
+                                                               penaltySeconds: &penaltySeconds)
+            for (p, g) in zip(params, whole) {
+                let got = try XCTUnwrap(p.grad, "\(kind): no gradient for \(p.name ?? "?")")
+                assertClose(got.data, g.data, rtol: 1e-5, atol: 1e-6, "\(kind) \(p.name ?? "?")")
+            }
+            XCTAssertEqual(Set(twoPass.keys), Set(stats.keys), "\(kind)")
+            for (k, v) in stats { XCTAssertEqual(twoPass[k]!, v, accuracy: 1e-5 * max(1, abs(v)), "\(kind) \(k)") }
+            XCTAssertEqual(penaltySeconds > 0, kind == .wgangp)
+        }
+    }
+
     func testWGANGPMatchesHandComputation() throws {
         let D = tinyD()
         let config = LossConfig()
