@@ -10,11 +10,14 @@ public enum BLAS {
     ///     (`k x n`, or `n x k`) are used transposed.
     ///   - m, n, k: the shape of the product, `op(A)` is `m x k`, `op(B)` is `k x n`.
     ///   - lda, ldb, ldc: leading dimensions (row strides) of the stored matrices.
+    ///   - countsWork: whether the profiler counts this call's `m n k` multiply-adds. Winograd
+    ///     convolutions pass false and count their direct-convolution equivalent instead, so
+    ///     achieved GFLOP/s stay comparable across algorithms.
     @inlinable
     public static func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
                              alpha: Float, a: UnsafePointer<Float>, lda: Int,
                              b: UnsafePointer<Float>, ldb: Int,
-                             beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+                             beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, countsWork: Bool = true) {
         if m == 0 || n == 0 { return }
         if k == 0 {
             // BLAS leaves C untouched for k == 0 only when beta == 1; make it explicit.
@@ -30,7 +33,7 @@ public enum BLAS {
         let t0 = Profiler.now()
         cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                     Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
-        Profiler.recordSgemm(m: m, n: n, k: k, seconds: Double(Profiler.now() &- t0) * 1e-9)
+        Profiler.recordSgemm(m: m, n: n, k: countsWork ? k : 0, seconds: Double(Profiler.now() &- t0) * 1e-9)
     }
 
     /// Number of threads OpenBLAS uses in each call of this process.

@@ -126,10 +126,13 @@ public enum Profiler {
         isEnabled ? (now(), sgemmSecondsTotal) : (0, 0)
     }
 
-    /// Charges a convolution kernel of `macs` multiply-adds started at `start`.
+    /// Charges a convolution kernel of `macs` multiply-adds started at `start`. With
+    /// `countSlot`, the multiply-adds are also counted in the current slot (kernels whose sgemm
+    /// calls do not count their own work: Winograd's products are fewer than the convolution's).
     @inline(__always)
-    static func convolutionEnd(_ start: (UInt64, Double), multiplyAdds macs: Int) {
+    static func convolutionEnd(_ start: (UInt64, Double), multiplyAdds macs: Int, countSlot: Bool = false) {
         guard isEnabled else { return }
+        if countSlot { multiplyAdds[slot] += Double(macs) }
         convSeconds += Double(now() &- start.0) * 1e-9
         convSgemmSeconds += sgemmSecondsTotal - start.1
         convMultiplyAdds += Double(macs)

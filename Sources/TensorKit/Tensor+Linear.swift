@@ -67,10 +67,18 @@ extension Tensor {
         let (n, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let (o, k) = (w.shape[0], w.shape[2])
         let hw = h * wd, ck = c * k * k
+        let winograd = usesWinograd(c: c, o: o, h: h, w: wd, k: k, forward: true)
         let started = Profiler.convolutionStart()
-        defer { Profiler.convolutionEnd(started, multiplyAdds: n * o * hw * ck) }
+        defer { Profiler.convolutionEnd(started, multiplyAdds: n * o * hw * ck, countSlot: winograd) }
         // Every element is written below: no need to zero it first.
         var out = [Float](unsafeUninitializedCapacity: n * o * hw) { _, count in count = n * o * hw }
+        if winograd {
+            x.data.withUnsafeBufferPointer { px in w.data.withUnsafeBufferPointer { pw in
+                out.withUnsafeMutableBufferPointer { po in
+                    winogradConv2d(px.baseAddress!, pw.baseAddress!, n: n, c: c, o: o, h: h, w: wd, into: po.baseAddress!)
+                } } }
+            return Tensor(shape: [n, o, h, wd], data: out)
+        }
         let nb = chunkSize(n: n, perSample: ck * hw)
         // Scratch fully written before it is read (im2col writes its zeros itself).
         var col = [Float](unsafeUninitializedCapacity: ck * nb * hw) { _, count in count = ck * nb * hw }
@@ -107,8 +115,18 @@ extension Tensor {
         let (n, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let o = g.shape[1]
         let hw = h * wd, ck = c * k * k
+        let winograd = usesWinograd(c: c, o: o, h: h, w: wd, k: k, forward: false)
         let started = Profiler.convolutionStart()
-        defer { Profiler.convolutionEnd(started, multiplyAdds: n * o * hw * ck) }
+        defer { Profiler.convolutionEnd(started, multiplyAdds: n * o * hw * ck, countSlot: winograd) }
+        if winograd {
+            var out = [Float](unsafeUninitializedCapacity: o * ck) { _, count in count = o * ck }
+            x.data.withUnsafeBufferPointer { px in g.data.withUnsafeBufferPointer { pg in
+                out.withUnsafeMutableBufferPointer { po in
+                    winogradWeightGradient(px.baseAddress!, pg.baseAddress!, n: n, c: c, o: o, h: h, w: wd,
+                                           into: po.baseAddress!)
+                } } }
+            return Tensor(shape: [o, c, k, k], data: out)
+        }
         var out = [Float](repeating: 0, count: o * ck)
         let nb = chunkSize(n: n, perSample: ck * hw)
         var col = [Float](unsafeUninitializedCapacity: ck * nb * hw) { _, count in count = ck * nb * hw }

@@ -26,6 +26,8 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Timed iterations.") var iters = 5
     @Option(help: "Untimed iterations before them.") var warmup = 1
     @Option(help: "BLAS threads per rank.") var threads = 1
+    @Option(help: "3x3 convolution algorithm: auto (Winograd F(2x2,3x3) where it pays, im2col elsewhere) or im2col.")
+    var conv = "auto"
     @Flag(help: "Print one JSON object to stdout instead of the report.") var json = false
 
     func validate() throws {
@@ -36,10 +38,14 @@ struct BenchCommand: ParsableCommand {
         guard iters >= 1 else { throw ValidationError("--iters must be at least 1, got \(iters)") }
         guard warmup >= 0 else { throw ValidationError("--warmup must be at least 0, got \(warmup)") }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
+        guard conv == "auto" || conv == "im2col" else {
+            throw ValidationError("--conv must be auto or im2col, got \(conv)")
+        }
     }
 
     func run() throws {
         BLAS.threads = threads
+        if conv == "im2col" { Tensor.winogradMinChannels = Int.max }
         let launch = LaunchEnvironment()
         let group: ProcessGroup
         var mpi: MPIEnvironment?
@@ -90,7 +96,7 @@ struct BenchCommand: ParsableCommand {
         var lines = [
             "progan-mpi bench: \(r.resolution)x\(r.resolution) stable, global batch \(r.batch) "
                 + "(\(r.ranks) rank\(r.ranks == 1 ? "" : "s") x \(r.localBatch)), \(r.iterations) timed iteration(s) after "
-                + "\(r.warmup) warm-up, \(r.blasThreads) BLAS thread(s) a rank",
+                + "\(r.warmup) warm-up, \(r.blasThreads) BLAS thread(s) a rank, 3x3 convolutions: \(conv)",
             "networks: G \(r.parametersG) and D \(r.parametersD) parameters (paper widths, blocks up to \(r.resolution)x\(r.resolution))",
             "OpenBLAS \(r.blasConfig)",
             "",
@@ -112,7 +118,7 @@ struct BenchCommand: ParsableCommand {
                    r.ranks > 1 ? String(format: " (%.1f global)", r.achievedGflops) : "", r.sgemmCallsGflops),
             String(format: "plain sgemm in this run: %.1f GFLOP/s at %@ (largest conv at %dx%d), %.1f GFLOP/s at %@",
                    r.sgemmGflops, r.sgemmShape, r.resolution, r.resolution, r.sgemmPeakGflops, r.sgemmPeakShape),
-            String(format: "conv kernels: %.1f GFLOP/s (%.0f%% of that conv-shaped sgemm), %.0f%% of their time outside sgemm (im2col, layout, allocation)",
+            String(format: "conv kernels: %.1f GFLOP/s (%.0f%% of that conv-shaped sgemm), %.0f%% of their time outside sgemm (lowering, transforms, layout, allocation); Winograd's GFLOP/s count the direct convolution's flops",
                    r.convGflops, r.sgemmGflops > 0 ? 100 * r.convGflops / r.sgemmGflops : 0, 100 * r.convOverheadShare),
             "memory: peak RSS \(gib(Double(r.peakRssKib) * 1024))" + (r.ranks > 1 ? " (largest rank)" : "")
                 + "; autograd values peak at \(gib(r.peakTensorBytes)) in \(r.peakTensorSlot), held by " + holders,

@@ -30,6 +30,9 @@ struct BenchKernelsCommand: ParsableCommand {
     @Option(help: "Height and width of the feature maps.")
     var size = 16
 
+    @Option(help: "Smallest channel count for Winograd F(2x2,3x3) (a large value: im2col only).")
+    var winogradMinChannels = Tensor.winogradMinChannels
+
     @Option(help: "Untimed runs of each kernel before timing.")
     var warmup = 1
 
@@ -64,6 +67,7 @@ struct BenchKernelsCommand: ParsableCommand {
 
     func run() throws {
         BLAS.threads = threads
+        Tensor.winogradMinChannels = winogradMinChannels
         let (n, c, o, hw, k) = (batch, channels, channels, size * size, 3)
         let flops = 2.0 * Double(n) * Double(o) * Double(hw) * Double(c * k * k)
         let rng = CounterRNG(seed: 1)
@@ -96,7 +100,23 @@ struct BenchKernelsCommand: ParsableCommand {
             ("sgemm NN \(m)x\(kk) * \(kk)x\(cols)", { Tensor.matmul(a, b).data[0] }),
             ("sgemm NT \(m)x\(cols) * (\(kk)x\(cols))^T", { Tensor.matmul(gt, bt, transB: true).data[0] }),
         ]
-        for (name, body) in cases {
+        var allCases = cases
+        if k == 3 && size % 2 == 0 && min(c, o) >= winogradMinChannels {
+            // Winograd's own products, for its overhead: 16 of [O, C] x [C, T], T = N H W / 4 tiles.
+            let tiles = n * hw / 4
+            let u = Tensor.randomNormal([16 * o, c], rng: rng, stream: 10)
+            let v = Tensor.randomNormal([16 * c, tiles], rng: rng, stream: 11)
+            allCases.append(("winograd sgemm 16x \(o)x\(c) * \(c)x\(tiles)", {
+                var sink: Float = 0
+                for xi in 0..<16 {
+                    let a = Tensor(shape: [o, c], data: Array(u.data[(xi * o * c)..<((xi + 1) * o * c)]))
+                    let b = Tensor(shape: [c, tiles], data: Array(v.data[(xi * c * tiles)..<((xi + 1) * c * tiles)]))
+                    sink += Tensor.matmul(a, b).data[0]
+                }
+                return sink
+            }))
+        }
+        for (name, body) in allCases {
             let t = time(body)
             let all = t.all.map { String(format: "%.1f", $0 * 1e3) }.joined(separator: " ")
             print(name.padding(toLength: 36, withPad: " ", startingAt: 0)

@@ -120,4 +120,17 @@ final class PyTorchParityTests: XCTestCase {
         // So that one tensor is measured against the size of the terms that cancel (1).
         try assertParity("grad_loss_d/", scales: ["grad_loss_d/dense.bias": 1])
     }
+
+    /// The whole fixture again with every 3x3 convolution (forward, input gradient, weight
+    /// gradient, and their double-backward rules) on Winograd F(2x2, 3x3): same tolerance.
+    func testEverythingWithWinogradConvolutions() throws {
+        let (savedChannels, savedPixels) = (Tensor.winogradMinChannels, Tensor.winogradMinPixels)
+        defer { Tensor.winogradMinChannels = savedChannels; Tensor.winogradMinPixels = savedPixels }
+        Tensor.winogradMinChannels = 1
+        Tensor.winogradMinPixels = 1
+        try assertParity("out/")
+        try assertParity("grad_d_real/")
+        try assertParity("grad_penalty/")
+        try assertParity("grad_loss_d/", scales: ["grad_loss_d/dense.bias": 1])
+    }
 }

@@ -7,6 +7,8 @@ import TestSupport
 final class ConvolutionDefinitionTests: XCTestCase {
     override func tearDown() {
         Tensor.im2colBudget = 16 << 20
+        Tensor.winogradMinChannels = 32
+        Tensor.winogradMinPixels = 64
     }
 
     /// `y[n,o,h,w] = sum w[o,c,i,j] x[n,c,h+i-p,w+j-p]`, straight from the definition.
@@ -74,5 +76,44 @@ final class ConvolutionDefinitionTests: XCTestCase {
             assertClose(Tensor.conv2dWeightGradient(x, g, kernel: 3).data, directWeightGradient(x, g, k: 3),
                         rtol: 1e-5, atol: 1e-5)
         }
+    }
+
+    /// Winograd F(2x2, 3x3), forced on for small channel counts: the same results as the direct
+    /// sums, on square and non-square maps, 2x2 maps (every tile touches the padding), and with
+    /// one tile row a chunk (chunks must accumulate the weight gradient, not overwrite it).
+    func testWinogradMatchesTheDefinition() {
+        Tensor.winogradMinChannels = 1
+        Tensor.winogradMinPixels = 1
+        let cases: [(n: Int, c: Int, o: Int, h: Int, w: Int)] = [
+            (2, 3, 4, 4, 4), (3, 5, 2, 2, 2), (2, 4, 3, 6, 8), (1, 16, 8, 16, 16), (2, 2, 5, 8, 2),
+        ]
+        for budget in [16 << 20, 1] {
+            Tensor.im2colBudget = budget
+            for (index, s) in cases.enumerated() {
+                let x = TestTensors.normal([s.n, s.c, s.h, s.w], seed: UInt64(100 + index))
+                let w = TestTensors.normal([s.o, s.c, 3, 3], seed: UInt64(130 + index))
+                let g = TestTensors.normal([s.n, s.o, s.h, s.w], seed: UInt64(160 + index))
+                let label = "\(s), budget \(budget)"
+                assertClose(Tensor.conv2d(x, w).data, directConv(x, w), rtol: 1e-5, atol: 1e-5, label)
+                assertClose(Tensor.conv2dWeightGradient(x, g, kernel: 3).data, directWeightGradient(x, g, k: 3),
+                            rtol: 1e-5, atol: 1e-5, label)
+            }
+        }
+    }
+
+    /// Shapes Winograd does not take (odd sizes, other kernels, few channels) still go through
+    /// im2col and match; the switch itself is by channel count.
+    func testWinogradIsUsedOnlyWhereItApplies() {
+        Tensor.winogradMinChannels = 1
+        Tensor.winogradMinPixels = 1
+        let x = TestTensors.normal([2, 3, 5, 5], seed: 1), w = TestTensors.normal([4, 3, 3, 3], seed: 2)
+        assertClose(Tensor.conv2d(x, w).data, directConv(x, w), rtol: 1e-5, atol: 1e-5)
+        Tensor.winogradMinChannels = 32
+        let x2 = TestTensors.normal([2, 3, 4, 4], seed: 3), w2 = TestTensors.normal([4, 3, 3, 3], seed: 4)
+        let im2col = Tensor.conv2d(x2, w2)
+        Tensor.winogradMinChannels = 1
+        let winograd = Tensor.conv2d(x2, w2)
+        assertClose(winograd.data, im2col.data, rtol: 1e-5, atol: 1e-5)
+        XCTAssertNotEqual(winograd.data, im2col.data, "the two algorithms round differently: both paths ran")
     }
 }

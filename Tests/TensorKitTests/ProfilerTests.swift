@@ -51,6 +51,28 @@ final class ProfilerTests: XCTestCase {
         }
     }
 
+    /// Winograd's products are 16/36 of the convolution's multiply-adds; the profiler counts the
+    /// direct convolution's, so GFLOP/s compare across algorithms.
+    func testWinogradCountsTheDirectConvolutionsWork() {
+        let (n, c, o, h, w) = (2, 3, 4, 4, 6)
+        let x = TestTensors.normal([n, c, h, w], seed: 7)
+        let wt = TestTensors.normal([o, c, 3, 3], seed: 8)
+        let g = TestTensors.normal([n, o, h, w], seed: 9)
+        let (savedChannels, savedPixels) = (Tensor.winogradMinChannels, Tensor.winogradMinPixels)
+        defer { Tensor.winogradMinChannels = savedChannels; Tensor.winogradMinPixels = savedPixels }
+        Tensor.winogradMinChannels = 1
+        Tensor.winogradMinPixels = 1
+        let formula = Double(n * o * h * w * c * 9)
+        Profiler.reset()
+        _ = Tensor.conv2d(x, wt)
+        XCTAssertEqual(totalMultiplyAdds(Profiler.snapshot()), formula)
+        XCTAssertEqual(Profiler.snapshot().sgemmCalls, 16)
+        Profiler.reset()
+        _ = Tensor.conv2dWeightGradient(x, g, kernel: 3)
+        XCTAssertEqual(totalMultiplyAdds(Profiler.snapshot()), formula)
+        XCTAssertEqual(Profiler.snapshot().convMultiplyAdds, formula)
+    }
+
     func testWorkIsChargedToTheCurrentSlot() {
         let a = TestTensors.normal([4, 4], seed: 6)
         Profiler.enter(3)
