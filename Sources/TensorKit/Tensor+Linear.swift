@@ -23,41 +23,56 @@ extension Tensor {
         return Tensor(shape: [m, n], data: out)
     }
 
-    /// Most floats an im2col buffer may hold before the batch is processed in chunks (64 MiB).
+    /// Most floats an im2col (or Winograd) buffer may hold before the rows are processed in chunks
+    /// (64 MiB).
     public nonisolated(unsafe) static var im2colBudget = 16 << 20
 
-    /// Lowers samples `n0..<n1` of `x` [N,C,H,W] to columns `[C*k*k, (n1-n0)*H*W]`.
+    /// Lowers image rows `r0..<r1` of `x` [N,C,H,W] to columns `[C*k*k, (r1-r0)*W]`, where row
+    /// `r` is row `r % H` of sample `r / H`: chunks are runs of whole rows, across samples, so a
+    /// chunk can be smaller than one sample (at 1024x1024 one sample's columns would be 600 MB).
     @usableFromInline
-    static func im2col(_ x: UnsafePointer<Float>, c: Int, h: Int, w: Int, k: Int, n0: Int, n1: Int,
+    static func im2col(_ x: UnsafePointer<Float>, c: Int, h: Int, w: Int, k: Int, rows r0: Int, _ r1: Int,
                        into col: UnsafeMutablePointer<Float>) {
-        let p = k / 2, hw = h * w, nb = n1 - n0, ld = nb * hw
+        let p = k / 2, hw = h * w, ld = (r1 - r0) * w
         for ci in 0..<c {
             for i in 0..<k {
                 for j in 0..<k {
                     let row = col + ((ci * k + i) * k + j) * ld
-                    for n in 0..<nb {
-                        let src = x + ((n0 + n) * c + ci) * hw
-                        let dst = row + n * hw
-                        for y in 0..<h {
-                            let sy = y + i - p
-                            let d = dst + y * w
-                            if sy < 0 || sy >= h { d.update(repeating: 0, count: w); continue }
-                            let s = src + sy * w
-                            // Columns whose source x+j-p falls outside [0, w) are padding.
-                            let lo = max(0, p - j), hi = min(w, w + p - j)
-                            if lo > 0 { d.update(repeating: 0, count: lo) }
-                            if hi > lo { (d + lo).update(from: s + lo + j - p, count: hi - lo) }
-                            if hi < w { (d + hi).update(repeating: 0, count: w - hi) }
-                        }
+                    // Columns whose source x+j-p falls outside [0, w) are padding.
+                    let lo = max(0, p - j), hi = min(w, w + p - j)
+                    for r in r0..<r1 {
+                        let (n, y) = (r / h, r % h)
+                        let sy = y + i - p
+                        let d = row + (r - r0) * w
+                        if sy < 0 || sy >= h { d.update(repeating: 0, count: w); continue }
+                        let s = x + (n * c + ci) * hw + sy * w
+                        if lo > 0 { d.update(repeating: 0, count: lo) }
+                        if hi > lo { (d + lo).update(from: s + lo + j - p, count: hi - lo) }
+                        if hi < w { (d + hi).update(repeating: 0, count: w - hi) }
                     }
                 }
             }
         }
     }
 
+    /// Image rows a chunk may hold so its columns (`perRow` floats a row) fit `im2colBudget`.
     @usableFromInline
-    static func chunkSize(n: Int, perSample: Int) -> Int {
-        max(1, min(n, im2colBudget / max(1, perSample)))
+    static func rowsPerChunk(rows: Int, perRow: Int) -> Int {
+        max(1, min(rows, im2colBudget / max(1, perRow)))
+    }
+
+    /// Calls `body(n, y0, y1, offset)` for each sample's part of the row range `r0..<r1`: rows
+    /// `y0..<y1` of sample `n`, whose columns start at `offset` in the chunk.
+    @inline(__always)
+    static func forEachSampleSegment(rows r0: Int, _ r1: Int, h: Int, w: Int,
+                                     _ body: (_ n: Int, _ y0: Int, _ y1: Int, _ offset: Int) -> Void) {
+        var r = r0
+        while r < r1 {
+            let (n, y0) = (r / h, r % h)
+            let y1 = min(h, y0 + (r1 - r))
+            body(n, y0, y1, (r - r0) * w)
+            r += y1 - y0
+        }
     }
 
     /// Same-padded, stride-1 2-D convolution: `x` [N,C,H,W], `w` [O,C,k,k] -> [N,O,H,W].
@@ -79,28 +94,28 @@ extension Tensor {
                 } } }
             return Tensor(shape: [n, o, h, wd], data: out)
         }
-        let nb = chunkSize(n: n, perSample: ck * hw)
+        let rows = n * h, chunk = rowsPerChunk(rows: rows, perRow: ck * wd)
         // Scratch fully written before it is read (im2col writes its zeros itself).
-        var col = [Float](unsafeUninitializedCapacity: ck * nb * hw) { _, count in count = ck * nb * hw }
-        var tmp = [Float](unsafeUninitializedCapacity: o * nb * hw) { _, count in count = o * nb * hw }
+        var col = [Float](unsafeUninitializedCapacity: ck * chunk * wd) { _, count in count = ck * chunk * wd }
+        var tmp = [Float](unsafeUninitializedCapacity: o * chunk * wd) { _, count in count = o * chunk * wd }
         x.data.withUnsafeBufferPointer { px in w.data.withUnsafeBufferPointer { pw in
             out.withUnsafeMutableBufferPointer { po in col.withUnsafeMutableBufferPointer { pc in
                 tmp.withUnsafeMutableBufferPointer { pt in
-                    var n0 = 0
-                    while n0 < n {
-                        let n1 = min(n, n0 + nb), cols = (n1 - n0) * hw
-                        im2col(px.baseAddress!, c: c, h: h, w: wd, k: k, n0: n0, n1: n1, into: pc.baseAddress!)
+                    var r0 = 0
+                    while r0 < rows {
+                        let r1 = min(rows, r0 + chunk), cols = (r1 - r0) * wd
+                        im2col(px.baseAddress!, c: c, h: h, w: wd, k: k, rows: r0, r1, into: pc.baseAddress!)
                         BLAS.sgemm(transA: false, transB: false, m: o, n: cols, k: ck, alpha: 1,
                                    a: pw.baseAddress!, lda: ck, b: pc.baseAddress!, ldb: cols,
                                    beta: 0, c: pt.baseAddress!, ldc: cols)
-                        // [O, nb*HW] -> [nb, O, HW]
-                        for s in 0..<(n1 - n0) {
+                        // [O, cols] -> each sample's rows of [N, O, H, W]
+                        forEachSampleSegment(rows: r0, r1, h: h, w: wd) { s, y0, y1, offset in
                             for oi in 0..<o {
-                                (po.baseAddress! + ((n0 + s) * o + oi) * hw)
-                                    .update(from: pt.baseAddress! + oi * cols + s * hw, count: hw)
+                                (po.baseAddress! + (s * o + oi) * hw + y0 * wd)
+                                    .update(from: pt.baseAddress! + oi * cols + offset, count: (y1 - y0) * wd)
                             }
                         }
-                        n0 = n1
+                        r0 = r1
                     }
                 } } } } }
         return Tensor(shape: [n, o, h, wd], data: out)
@@ -128,27 +143,27 @@ extension Tensor {
             return Tensor(shape: [o, c, k, k], data: out)
         }
         var out = [Float](repeating: 0, count: o * ck)
-        let nb = chunkSize(n: n, perSample: ck * hw)
-        var col = [Float](unsafeUninitializedCapacity: ck * nb * hw) { _, count in count = ck * nb * hw }
-        var gt = [Float](unsafeUninitializedCapacity: o * nb * hw) { _, count in count = o * nb * hw }
+        let rows = n * h, chunk = rowsPerChunk(rows: rows, perRow: ck * wd)
+        var col = [Float](unsafeUninitializedCapacity: ck * chunk * wd) { _, count in count = ck * chunk * wd }
+        var gt = [Float](unsafeUninitializedCapacity: o * chunk * wd) { _, count in count = o * chunk * wd }
         x.data.withUnsafeBufferPointer { px in g.data.withUnsafeBufferPointer { pg in
             out.withUnsafeMutableBufferPointer { po in col.withUnsafeMutableBufferPointer { pc in
                 gt.withUnsafeMutableBufferPointer { pt in
-                    var n0 = 0
-                    while n0 < n {
-                        let n1 = min(n, n0 + nb), cols = (n1 - n0) * hw
-                        im2col(px.baseAddress!, c: c, h: h, w: wd, k: k, n0: n0, n1: n1, into: pc.baseAddress!)
-                        // [nb, O, HW] -> [O, nb*HW]
-                        for s in 0..<(n1 - n0) {
+                    var r0 = 0
+                    while r0 < rows {
+                        let r1 = min(rows, r0 + chunk), cols = (r1 - r0) * wd
+                        im2col(px.baseAddress!, c: c, h: h, w: wd, k: k, rows: r0, r1, into: pc.baseAddress!)
+                        // Each sample's rows of [N, O, H, W] -> [O, cols]
+                        forEachSampleSegment(rows: r0, r1, h: h, w: wd) { s, y0, y1, offset in
                             for oi in 0..<o {
-                                (pt.baseAddress! + oi * cols + s * hw)
-                                    .update(from: pg.baseAddress! + ((n0 + s) * o + oi) * hw, count: hw)
+                                (pt.baseAddress! + oi * cols + offset)
+                                    .update(from: pg.baseAddress! + (s * o + oi) * hw + y0 * wd, count: (y1 - y0) * wd)
                             }
                         }
                         BLAS.sgemm(transA: false, transB: true, m: o, n: ck, k: cols, alpha: 1,
                                    a: pt.baseAddress!, lda: cols, b: pc.baseAddress!, ldb: cols,
-                                   beta: n0 == 0 ? 0 : 1, c: po.baseAddress!, ldc: ck)
-                        n0 = n1
+                                   beta: r0 == 0 ? 0 : 1, c: po.baseAddress!, ldc: ck)
+                        r0 = r1
                     }
                 } } } } }
         return Tensor(shape: [o, c, k, k], data: out)

@@ -85,8 +85,8 @@ struct BenchKernelsCommand: ParsableCommand {
               + "\(String(format: "%.2f", flops / 1e9)) GFLOP per kernel call")
         print("OpenBLAS \(BLAS.configuration), threads \(BLAS.threads); "
               + "\(ProcessInfo.processInfo.activeProcessorCount) CPUs online; warm-up \(warmup), median of \(repeats)")
-        let chunk = max(1, min(n, Tensor.im2colBudget / max(1, c * k * k * hw)))
-        print("im2col: \(chunk) of \(n) samples per chunk (budget \(Tensor.im2colBudget) floats)")
+        let chunk = max(1, min(n * size, Tensor.im2colBudget / max(1, c * k * k * size)))
+        print("im2col: \(chunk) of \(n * size) image rows per chunk (budget \(Tensor.im2colBudget) floats)")
 
         // OpenBLAS 0.3.21 runs small-N products (N <= 256 here) at a third of its speed until the
         // process has made one larger product (seen with Python/ctypes too): one untimed large call

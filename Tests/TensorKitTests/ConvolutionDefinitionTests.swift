@@ -65,16 +65,17 @@ final class ConvolutionDefinitionTests: XCTestCase {
         }
     }
 
-    /// A tiny scratch budget forces one sample per chunk: chunks must accumulate, not overwrite.
-    func testChunkedBatchesGiveTheSameResult() {
-        Tensor.im2colBudget = 1
-        do {
-            let x = TestTensors.normal([4, 3, 5, 5], seed: 1)
-            let w = TestTensors.normal([2, 3, 3, 3], seed: 2)
-            let g = TestTensors.normal([4, 2, 5, 5], seed: 3)
-            assertClose(Tensor.conv2d(x, w).data, directConv(x, w), rtol: 1e-5, atol: 1e-5)
+    /// Small scratch budgets force chunks of one image row, and of 3 rows of 5-row images (chunks
+    /// that straddle samples): chunks must accumulate, not overwrite, and land in the right rows.
+    func testChunkedRowsGiveTheSameResult() {
+        let x = TestTensors.normal([4, 3, 5, 5], seed: 1)
+        let w = TestTensors.normal([2, 3, 3, 3], seed: 2)
+        let g = TestTensors.normal([4, 2, 5, 5], seed: 3)
+        for budget in [1, 3 * 27 * 5] {
+            Tensor.im2colBudget = budget
+            assertClose(Tensor.conv2d(x, w).data, directConv(x, w), rtol: 1e-5, atol: 1e-5, "budget \(budget)")
             assertClose(Tensor.conv2dWeightGradient(x, g, kernel: 3).data, directWeightGradient(x, g, k: 3),
-                        rtol: 1e-5, atol: 1e-5)
+                        rtol: 1e-5, atol: 1e-5, "budget \(budget)")
         }
     }
 
