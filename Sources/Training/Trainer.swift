@@ -208,7 +208,7 @@ public final class Trainer {
         timings.allreduce += Date().timeIntervalSince(t0)
         t0 = Date()
         defer { timings.optimizer += Date().timeIntervalSince(t0) }
-        guard flat.allSatisfy({ $0.isFinite }) else { return false }
+        guard allFinite(flat) else { return false }
         adam.update(params, flatGradient: flat, learningRate: learningRate)
         params.zeroGradients()
         return true

@@ -46,6 +46,41 @@ final class AdamTests: XCTestCase {
         }
     }
 
+    /// A parameter of 21 elements runs two 8-lane blocks and a tail of 5: every element must follow
+    /// the closed form, whichever path it took.
+    func testVectorizedBlocksAndTailMatchClosedForm() {
+        let w0 = (0..<21).map { Float($0) * 0.1 - 1 }
+        var grads: [[Float]] = []
+        for t in 0..<3 {
+            var g = [Float](repeating: 0, count: 21)
+            for j in 0..<21 { g[j] = Float((j * 7 + t * 3) % 11) * 0.05 - 0.25 }
+            grads.append(g)
+        }
+        let params = ParameterSet()
+        _ = params.add("w", Tensor(shape: [21], data: w0))
+        let adam = Adam(params, beta1: 0.5, beta2: 0.99, epsilon: 1e-8)
+        for g in grads { adam.update(params, flatGradient: g, learningRate: 0.01) }
+        let expected = reference(w0, grads, lr: 0.01, b1: 0.5, b2: 0.99, eps: 1e-8)
+        for (j, (a, e)) in zip(params.flatValues(), expected).enumerated() {
+            XCTAssertEqual(Double(a), e, accuracy: 1e-6, "element \(j)")
+        }
+    }
+
+    /// The skip test for non-finite gradients, at positions in the vector blocks and in the tail.
+    func testAllFiniteFindsInfinitiesAndNaNAnywhere() {
+        let base = (0..<19).map { Float($0) - 9 }
+        XCTAssertTrue(allFinite(base))
+        XCTAssertTrue(allFinite([]))
+        XCTAssertTrue(allFinite([Float.greatestFiniteMagnitude, -Float.greatestFiniteMagnitude]))
+        for position in [0, 7, 8, 15, 16, 18] {
+            for bad in [Float.infinity, -Float.infinity, Float.nan] {
+                var x = base
+                x[position] = bad
+                XCTAssertFalse(allFinite(x), "\(bad) at \(position)")
+            }
+        }
+    }
+
     func testPaperDefaultsFirstStep() {
         // beta1 0, beta2 0.99: the first step is lr * g / (|g| + eps), so about lr * sign(g),
         // except where |g| is comparable to eps.
