@@ -33,6 +33,9 @@ struct BenchKernelsCommand: ParsableCommand {
     @Option(help: "Smallest channel count for Winograd F(2x2,3x3) (a large value: im2col only).")
     var winogradMinChannels = Tensor.winogradMinChannels
 
+    @Option(help: "Most floats of convolution scratch (im2col columns, Winograd buffers) before chunking.")
+    var scratchFloats = Tensor.im2colBudget
+
     @Option(help: "Untimed runs of each kernel before timing.")
     var warmup = 1
 
@@ -68,6 +71,7 @@ struct BenchKernelsCommand: ParsableCommand {
     func run() throws {
         BLAS.threads = threads
         Tensor.winogradMinChannels = winogradMinChannels
+        Tensor.im2colBudget = scratchFloats
         let (n, c, o, hw, k) = (batch, channels, channels, size * size, 3)
         let flops = 2.0 * Double(n) * Double(o) * Double(hw) * Double(c * k * k)
         let rng = CounterRNG(seed: 1)
