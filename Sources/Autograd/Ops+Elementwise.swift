@@ -82,11 +82,12 @@ extension Var {
         Var.op(value.rsqrt(), [self]) { node, g, _ in [try g * node * node * node * -0.5] }
     }
 
-    /// Leaky ReLU with the given negative slope. The derivative is a constant mask (1 or slope),
-    /// whose own derivative is zero almost everywhere, so the rule is a product with a constant.
+    /// Leaky ReLU with the given negative slope (> 0). The derivative is a constant mask (1 or
+    /// slope), whose own derivative is zero almost everywhere; the rule applies it with
+    /// `leakyReLUMasked`, reading the sign from the output, so no mask tensor is made or held.
     public func leakyReLU(_ slope: Float = 0.2) -> Var {
         Var.op(value.leakyReLU(slope), [self]) { node, g, _ in
-            [try g * Var(node.parents[0].value.leakyReLUSlope(slope))]
+            [try g.leakyReLUMasked(by: node.value, slope: slope)]
         }
     }
 

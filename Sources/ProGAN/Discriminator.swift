@@ -62,19 +62,21 @@ public final class Discriminator {
         guard images.shape == [images.shape.first ?? 0, config.channels, resolution, resolution] else {
             throw ShapeError("discriminator", "images must be [N, \(config.channels), \(resolution), \(resolution)], got \(images.shape)")
         }
-        var x = lrelu(try fromRGB[resolution]!(images))
+        let slope = config.leakySlope
+        // Conv, bias and LReLU fused: one value held a layer (dense layers stay composed).
+        var x = try fromRGB[resolution]!(images, leakyReLUSlope: slope)
         var r = resolution
         while r > 4 {
-            for conv in convs[r]! { x = lrelu(try conv(x)) }
+            for conv in convs[r]! { x = try conv(x, leakyReLUSlope: slope) }
             x = try x.avgPool2x()
             if r == resolution && alpha < 1 {
-                let old = lrelu(try fromRGB[r / 2]!(images.avgPool2x()))
+                let old = try fromRGB[r / 2]!(images.avgPool2x(), leakyReLUSlope: slope)
                 x = try Var.lerp(old, x, alpha)
             }
             r /= 2
         }
         x = try minibatchStddev(x, groupSize: config.mbstdGroupSize, comm: comm)
-        x = lrelu(try finalConv(x))
+        x = try finalConv(x, leakyReLUSlope: slope)
         x = lrelu(try finalDense0(x.reshape([x.shape[0], x.shape[1] * 16])))
         return try finalDense1(x)
     }

@@ -43,8 +43,16 @@ public final class Generator {
         }
     }
 
+    /// LReLU then (if configured) pixelnorm, for the 4x4 block's dense features.
     func activate(_ x: Var) throws -> Var {
         let y = x.leakyReLU(config.leakySlope)
+        return config.pixelNorm ? try pixelNorm(y) : y
+    }
+
+    /// `conv`, bias and LReLU fused into one node, then (if configured) pixelnorm: the graph
+    /// holds two values a layer instead of five.
+    func activate(_ conv: EqualizedConv2d, _ x: Var) throws -> Var {
+        let y = try conv(x, leakyReLUSlope: config.leakySlope)
         return config.pixelNorm ? try pixelNorm(y) : y
     }
 
@@ -54,12 +62,12 @@ public final class Generator {
         let nf4 = config.width(at: 4)
         x = try dense(x).reshape([z.shape[0], nf4, 4, 4])
         x = try activate(x + denseBias.reshape([1, nf4, 1, 1]))
-        x = try activate(convs[4]![0](x))
+        x = try activate(convs[4]![0], x)
         var kept: Var? = keep == 4 ? x : nil
         var r = 8
         while r <= resolution {
             x = try x.upsample2x()
-            for conv in convs[r]! { x = try activate(conv(x)) }
+            for conv in convs[r]! { x = try activate(conv, x) }
             if keep == r { kept = x }
             r *= 2
         }

@@ -69,6 +69,13 @@ public struct EqualizedConv2d {
         let w = runtimeScale == 1 ? weight : weight * runtimeScale
         return try Var.conv2d(x, w) + bias.reshape([1, bias.shape[0], 1, 1])
     }
+
+    /// `leakyReLU(conv2d(x, weight * scale) + bias)`, x [N,C,H,W] -> [N,O,H,W], as one graph node
+    /// that holds only its output (`Var.conv2dBiasLeakyReLU`); the same values as composing them.
+    public func callAsFunction(_ x: Var, leakyReLUSlope slope: Float) throws -> Var {
+        let w = runtimeScale == 1 ? weight : weight * runtimeScale
+        return try Var.conv2dBiasLeakyReLU(x, w, bias, slope: slope)
+    }
 }
 
 /// A dense layer `x W^T (* scale)` with equalized learning rate; weight stored [out, in].
@@ -97,7 +104,8 @@ public struct EqualizedDense {
     }
 }
 
-/// Pixelwise feature normalization: `x * rsqrt(mean_c(x^2) + 1e-8)` over axis 1.
+/// Pixelwise feature normalization: `x * rsqrt(mean_c(x^2) + 1e-8)` over axis 1, as one graph
+/// node holding only its output (`Var.pixelNorm`).
 public func pixelNorm(_ x: Var, epsilon: Float = 1e-8) throws -> Var {
-    try x * (x.square().mean(axes: [1], keepDims: true) + epsilon).rsqrt()
+    try Var.pixelNorm(x, epsilon: epsilon)
 }
