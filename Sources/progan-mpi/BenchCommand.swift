@@ -28,6 +28,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "BLAS threads per rank.") var threads = 1
     @Option(help: "3x3 convolution algorithm: auto (Winograd F(2x2,3x3) where it pays, im2col elsewhere) or im2col.")
     var conv = "auto"
+    @Option(help: ArgumentHelp("Most floats of convolution scratch (im2col columns, Winograd buffers) before chunking.",
+                               visibility: .hidden))
+    var scratchFloats = Tensor.im2colBudget
     @Flag(help: "Print one JSON object to stdout instead of the report.") var json = false
 
     func validate() throws {
@@ -38,6 +41,7 @@ struct BenchCommand: ParsableCommand {
         guard iters >= 1 else { throw ValidationError("--iters must be at least 1, got \(iters)") }
         guard warmup >= 0 else { throw ValidationError("--warmup must be at least 0, got \(warmup)") }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
+        guard scratchFloats >= 1 else { throw ValidationError("--scratch-floats must be at least 1, got \(scratchFloats)") }
         guard conv == "auto" || conv == "im2col" else {
             throw ValidationError("--conv must be auto or im2col, got \(conv)")
         }
@@ -46,6 +50,7 @@ struct BenchCommand: ParsableCommand {
     func run() throws {
         BLAS.threads = threads
         if conv == "im2col" { Tensor.winogradMinChannels = Int.max }
+        Tensor.im2colBudget = scratchFloats
         let launch = LaunchEnvironment()
         let group: ProcessGroup
         var mpi: MPIEnvironment?

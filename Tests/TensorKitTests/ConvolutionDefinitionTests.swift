@@ -6,7 +6,7 @@ import TestSupport
 /// smaller than the kernel, 1x1 and 5x5 kernels, non-square maps and batch chunking.
 final class ConvolutionDefinitionTests: XCTestCase {
     override func tearDown() {
-        Tensor.im2colBudget = 16 << 20
+        Tensor.im2colBudget = 4 << 20
         Tensor.winogradMinChannels = 32
         Tensor.winogradMinPixels = 64
     }
@@ -88,7 +88,7 @@ final class ConvolutionDefinitionTests: XCTestCase {
         let cases: [(n: Int, c: Int, o: Int, h: Int, w: Int)] = [
             (2, 3, 4, 4, 4), (3, 5, 2, 2, 2), (2, 4, 3, 6, 8), (1, 16, 8, 16, 16), (2, 2, 5, 8, 2),
         ]
-        for budget in [16 << 20, 1] {
+        for budget in [4 << 20, 1] {
             Tensor.im2colBudget = budget
             for (index, s) in cases.enumerated() {
                 let x = TestTensors.normal([s.n, s.c, s.h, s.w], seed: UInt64(100 + index))

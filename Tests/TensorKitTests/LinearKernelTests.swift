@@ -103,7 +103,7 @@ final class LinearKernelTests: XCTestCase {
         let g = TestTensors.normal([3, 2, 3, 3], seed: 6)
         let y = Tensor.conv2d(x, w), dw = Tensor.conv2dWeightGradient(x, g, kernel: 3)
         let saved = Tensor.im2colBudget
-        Tensor.im2colBudget = 2 * 9 * 9  // one sample per chunk
+        Tensor.im2colBudget = 2 * 9 * 9  // 3 image rows (one sample) per chunk
         defer { Tensor.im2colBudget = saved }
         assertClose(Tensor.conv2d(x, w), y)
         assertClose(Tensor.conv2dWeightGradient(x, g, kernel: 3), dw)
