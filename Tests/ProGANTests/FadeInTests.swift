@@ -8,13 +8,6 @@ import TestSupport
 final class FadeInTests: XCTestCase {
     let config = smallConfig(resolution: 16)
 
-    /// Gives every bias a nonzero value, so that a bias applied in the wrong place shows.
-    private func randomizeBiases(_ params: ParameterSet, seed: UInt64) {
-        for (i, p) in params.parameters.enumerated() where p.name?.hasSuffix("/bias") == true {
-            p.assign(TestTensors.normal(p.shape, seed: seed &+ UInt64(i), scale: 0.3))
-        }
-    }
-
     func testGeneratorAtAlphaZeroIsUpsampledPreviousResolution() throws {
         let G = Generator(config, seed: 11)
         randomizeBiases(G.parameters, seed: 100)

@@ -10,13 +10,6 @@ import TestSupport
 final class FusedLayerTests: XCTestCase {
     let config = smallConfig(resolution: 16)
 
-    /// Gives every bias a nonzero value, so that the bias and the LReLU's negative side both matter.
-    private func randomizeBiases(_ params: ParameterSet, seed: UInt64) {
-        for (i, p) in params.parameters.enumerated() where p.name?.hasSuffix("/bias") == true {
-            p.assign(TestTensors.normal(p.shape, seed: seed &+ UInt64(i), scale: 0.3))
-        }
-    }
-
     private func lrelu(_ x: Var) -> Var { x.leakyReLU(config.leakySlope) }
 
     private func composedPixelNorm(_ x: Var) throws -> Var {

@@ -16,6 +16,14 @@ func smallConfig(resolution: Int = 32, channels: Int = 3) -> NetworkConfig {
     return c
 }
 
+/// Gives every bias a nonzero value (N(0, 0.3^2), a stream per parameter), so that a bias applied in
+/// the wrong place, or the negative side of an LReLU, shows.
+func randomizeBiases(_ params: ParameterSet, seed: UInt64) {
+    for (i, p) in params.parameters.enumerated() where p.name?.hasSuffix("/bias") == true {
+        p.assign(TestTensors.normal(p.shape, seed: seed &+ UInt64(i), scale: 0.3))
+    }
+}
+
 /// Mean and population standard deviation of a float array, in Double.
 func meanAndStd(_ xs: [Float]) -> (mean: Double, std: Double) {
     let n = Double(xs.count)
