@@ -11,6 +11,12 @@ final class BenchCommandTests: TrainingCLITestCase {
         XCTAssertEqual(r.stderr, "progan-mpi: error: --res 48 is not a power of two between 4 and 1024\n")
     }
 
+    func testUnknownConvolutionAlgorithm() throws {
+        let r = try progan(["bench", "--res", "8", "--conv", "fft"])
+        XCTAssertNotEqual(r.exitCode, 0, r.summary)
+        XCTAssertEqual(r.stderr, "progan-mpi: error: --conv must be auto or im2col, got fft\n")
+    }
+
     func testBatchThatDoesNotDivideByRanks() throws {
         let r = try progan(["bench", "--res", "4", "--batch", "3"], ranks: 2)
         XCTAssertNotEqual(r.exitCode, 0, r.summary)
