@@ -48,14 +48,8 @@ public func discriminatorLoss(_ D: Discriminator, reals: Var, fakes: Var, mix: [
         // Profiler phases (for `progan-mpi bench`; no-ops unless it profiles): the penalty's
         // forward, and its recorded first backward, which the D step's backward differentiates.
         let caller = StepPhase.penalty.enter()
-        let t = Var(Tensor(shape: [mix.count, 1, 1, 1], data: mix))
-        let mixed = Var(try Var.lerp(reals.detached(), fakes.detached(), t).value, requiresGrad: true)
-        let mixedScores = try D(mixed, resolution: resolution, alpha: alpha, comm: comm)
-        StepPhase.penaltyGradient.enter()
-        let grad = try gradients(of: mixedScores.sum(), wrt: [mixed], createGraph: true)[0]
-        StepPhase.penalty.enter()
-        let norms = try grad.square().sum(axes: [1, 2, 3]).sqrt()
-        let penalty = try (norms - config.gpTarget).square().sum() * (config.gpLambda / (config.gpTarget * config.gpTarget) / n)
+        let (penalty, norms) = try gradientPenalty(D, reals: reals, fakes: fakes, mix: mix, resolution: resolution,
+                                                   alpha: alpha, n: n, comm: comm, config: config)
         Profiler.restore(caller)
         let drift = try realScores.square().sum() * (config.drift / n)
         let loss = try wdist + penalty + drift
@@ -65,6 +59,23 @@ public func discriminatorLoss(_ D: Discriminator, reals: Var, fakes: Var, mix: [
         stats["grad_norm"] = norms.value.sumAll()
         return (loss, stats)
     }
+}
+
+/// The WGAN-GP penalty `lambda / target^2 * sum (|grad D(x_hat)| - target)^2 / n` on images mixed
+/// per sample by `mix`, and the gradient norms. The gradient is recorded (createGraph) so the
+/// penalty can be differentiated. Profiler phases: the mixing and D on it in `penalty`, the recorded
+/// first backward in `penaltyGradient`; returns in `penalty`.
+func gradientPenalty(_ D: Discriminator, reals: Var, fakes: Var, mix: [Float], resolution: Int, alpha: Float,
+                     n: Float, comm: Collective, config: LossConfig) throws -> (penalty: Var, norms: Var) {
+    let t = Var(Tensor(shape: [mix.count, 1, 1, 1], data: mix))
+    let mixed = Var(try Var.lerp(reals.detached(), fakes.detached(), t).value, requiresGrad: true)
+    let mixedScores = try D(mixed, resolution: resolution, alpha: alpha, comm: comm)
+    StepPhase.penaltyGradient.enter()
+    let grad = try gradients(of: mixedScores.sum(), wrt: [mixed], createGraph: true)[0]
+    StepPhase.penalty.enter()
+    let norms = try grad.square().sum(axes: [1, 2, 3]).sqrt()
+    let penalty = try (norms - config.gpTarget).square().sum() * (config.gpLambda / (config.gpTarget * config.gpTarget) / n)
+    return (penalty, norms)
 }
 
 /// The D step's gradients, accumulated into `parameters` in two passes that each free their graph
@@ -101,14 +112,8 @@ public func accumulateDiscriminatorGradients(_ D: Discriminator, reals: Var, fak
     }
     let started = DispatchTime.now().uptimeNanoseconds
     let caller = StepPhase.penalty.enter()
-    let t = Var(Tensor(shape: [mix.count, 1, 1, 1], data: mix))
-    let mixed = Var(try Var.lerp(reals.detached(), fakes.detached(), t).value, requiresGrad: true)
-    let mixedScores = try D(mixed, resolution: resolution, alpha: alpha, comm: comm)
-    StepPhase.penaltyGradient.enter()
-    let grad = try gradients(of: mixedScores.sum(), wrt: [mixed], createGraph: true)[0]
-    StepPhase.penalty.enter()
-    let norms = try grad.square().sum(axes: [1, 2, 3]).sqrt()
-    let penalty = try (norms - config.gpTarget).square().sum() * (config.gpLambda / (config.gpTarget * config.gpTarget) / n)
+    let (penalty, norms) = try gradientPenalty(D, reals: reals, fakes: fakes, mix: mix, resolution: resolution,
+                                               alpha: alpha, n: n, comm: comm, config: config)
     StepPhase.discriminator.enter(backward: true)
     try accumulateGradients(of: penalty, into: parameters)
     Profiler.restore(caller)
