@@ -6,8 +6,11 @@ import TensorKit
 /// What `progan-mpi bench` runs: full training iterations of the paper-width networks, stable at
 /// one resolution, on synthetic data.
 public struct BenchmarkOptions: Sendable {
-    /// Resolution R, a power of two in 4...1024; G and D are built up to R and trained at alpha 1.
+    /// Resolution R, a power of two in 4...1024, trained at alpha 1.
     public var resolution: Int
+    /// G and D are built up to this resolution (R by default): a run growing to 1024 that is at
+    /// R has the layers of the resolutions beyond R too, unused but in memory.
+    public var networkResolution: Int
     /// Global minibatch (split across ranks).
     public var batch: Int
     /// Timed iterations.
@@ -20,8 +23,10 @@ public struct BenchmarkOptions: Sendable {
     public var seed: UInt64 = 1000
 
     /// - Parameter batch: nil takes the paper's minibatch at `resolution`.
-    public init(resolution: Int, batch: Int? = nil, iterations: Int = 5, warmup: Int = 1) {
+    /// - Parameter networkResolution: nil builds the networks up to `resolution`.
+    public init(resolution: Int, batch: Int? = nil, iterations: Int = 5, warmup: Int = 1, networkResolution: Int? = nil) {
         self.resolution = resolution
+        self.networkResolution = networkResolution ?? resolution
         self.batch = batch ?? BenchmarkOptions.paperMinibatch(at: resolution)
         self.iterations = iterations
         self.warmup = warmup
@@ -39,12 +44,12 @@ public struct BenchmarkOptions: Sendable {
 
     /// The training configuration benchmarked: the paper's networks (fmap base 8192, max 512,
     /// latent 512, global minibatch stddev), WGAN-GP, Adam (0, 0.99, 1e-8), EMA 0.999, a schedule
-    /// that starts and stays at `resolution` with alpha 1.
+    /// that starts and stays at `resolution` with alpha 1 (its first stable phase never ends).
     public var trainingConfig: TrainingConfig {
         var net = NetworkConfig()
-        net.resolution = resolution
+        net.resolution = networkResolution
         net.channels = channels
-        var schedule = GrowthSchedule(finalResolution: resolution, stabilizeKimg: 1, fadeKimg: 1, totalKimg: 1e9,
+        var schedule = GrowthSchedule(finalResolution: networkResolution, stabilizeKimg: 1e9, fadeKimg: 1, totalKimg: 1e9,
                                       defaultMinibatch: batch)
         schedule.initialResolution = resolution
         var c = TrainingConfig(network: net, schedule: schedule)
@@ -56,6 +61,9 @@ public struct BenchmarkOptions: Sendable {
     public func validate(ranks: Int) throws {
         guard resolution >= 4, resolution <= 1024, resolution & (resolution - 1) == 0 else {
             throw ConfigError("--res \(resolution) is not a power of two between 4 and 1024")
+        }
+        guard networkResolution >= resolution, networkResolution <= 1024, networkResolution & (networkResolution - 1) == 0 else {
+            throw ConfigError("--max-res \(networkResolution) is not a power of two between --res \(resolution) and 1024")
         }
         guard batch >= 1 else { throw ConfigError("--batch must be at least 1, got \(batch)") }
         guard iterations >= 1 else { throw ConfigError("--iters must be at least 1, got \(iterations)") }
@@ -85,7 +93,7 @@ public struct BenchmarkPart: Codable, Sendable {
 
 /// What `progan-mpi bench` measured. Times are per iteration; "global" figures cover all ranks.
 public struct BenchmarkResult: Codable, Sendable {
-    public var resolution = 0, batch = 0, ranks = 0, localBatch = 0, iterations = 0, warmup = 0
+    public var resolution = 0, networkResolution = 0, batch = 0, ranks = 0, localBatch = 0, iterations = 0, warmup = 0
     public var blasThreads = 0
     public var blasConfig = ""
     public var parametersG = 0, parametersD = 0
@@ -130,6 +138,10 @@ public struct BenchmarkResult: Codable, Sendable {
     public var mpiShare = 0.0
     public var allreduceShare = 0.0
     public var mbstdShare = 0.0
+    /// Each rank's share of its own time in MPI (all-reduce and minibatch-stddev collectives), in
+    /// rank order: the ranks that wait least are the slow ones, since a collective waits for the
+    /// last rank to arrive.
+    public var mpiSharePerRank: [Double] = []
 
     public init() {}
 
@@ -234,7 +246,7 @@ public final class Benchmark {
         let tail = 1 + n + 3 * slots
 
         var r = BenchmarkResult()
-        r.resolution = options.resolution; r.batch = options.batch; r.ranks = group.size
+        r.resolution = options.resolution; r.networkResolution = options.networkResolution; r.batch = options.batch; r.ranks = group.size
         r.localBatch = options.batch / group.size; r.iterations = options.iterations; r.warmup = options.warmup
         r.blasThreads = BLAS.threads; r.blasConfig = BLAS.configuration
         (r.parametersG, r.parametersD) = parameterCounts
@@ -283,6 +295,12 @@ public final class Benchmark {
         r.allreduceShare = r.part("allreduce").share
         r.mbstdShare = r.part("mbstd_collective").share
         r.mpiShare = r.allreduceShare + r.mbstdShare
+        let mpiSlots = [StepPhase.allreduce, .mbstdCollective].flatMap { phase in
+            [false, true].map { Profiler.Snapshot.slot(phase.rawValue, backward: $0) }
+        }
+        r.mpiSharePerRank = all.map { rank in
+            rank[0] > 0 ? mpiSlots.reduce(0.0) { $0 + rank[secOff + $1] } / rank[0] : 0
+        }
         return r
     }
 

@@ -13,14 +13,17 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Time full training iterations of the paper-width G and D at one resolution on synthetic data.",
         discussion: """
-        Each iteration is a real training step, stable at --res (alpha 1): D step with the WGAN-GP
-        gradient penalty (double backprop) and drift, G step, Adam on both, EMA of G, gradient
-        all-reduce. Networks: fmap base 8192, fmap max 512, latent 512, 3 channels, minibatch
-        stddev over the whole global minibatch. Run under mpirun for the multi-rank figures.
+        Each iteration is a real training step, stable at --res (alpha 1): D step with the WGAN-GP \
+        gradient penalty (double backprop) and drift, G step, Adam on both, EMA of G, gradient \
+        all-reduce. Networks: fmap base 8192, fmap max 512, latent 512, 3 channels, minibatch \
+        stddev over the whole global minibatch. Run under mpirun for the multi-rank figures. \
         Prints a progress line to stderr; --json prints one JSON object to stdout instead of the report.
         """)
 
     @Option(help: "Resolution R, a power of two from 4 to 1024.") var res: Int
+    @Option(help: ArgumentHelp("Build G and D up to this resolution (default: R) and train at R, as a run growing to it does at R.",
+                               valueName: "res"))
+    var maxRes: Int?
     @Option(help: "Global minibatch (default: the paper's at R: 16 up to 128, 14 at 256, 6 at 512, 3 at 1024).")
     var batch: Int?
     @Option(help: "Timed iterations.") var iters = 5
@@ -36,6 +39,9 @@ struct BenchCommand: ParsableCommand {
     func validate() throws {
         guard res >= 4, res <= 1024, res & (res - 1) == 0 else {
             throw ValidationError("--res \(res) is not a power of two between 4 and 1024")
+        }
+        if let maxRes, maxRes < res || maxRes > 1024 || maxRes & (maxRes - 1) != 0 {
+            throw ValidationError("--max-res \(maxRes) is not a power of two between --res \(res) and 1024")
         }
         if let batch, batch < 1 { throw ValidationError("--batch must be at least 1, got \(batch)") }
         guard iters >= 1 else { throw ValidationError("--iters must be at least 1, got \(iters)") }
@@ -65,7 +71,8 @@ struct BenchCommand: ParsableCommand {
         }
         let isRoot = group.rank == 0
         do {
-            let options = BenchmarkOptions(resolution: res, batch: batch, iterations: iters, warmup: warmup)
+            let options = BenchmarkOptions(resolution: res, batch: batch, iterations: iters, warmup: warmup,
+                                           networkResolution: maxRes)
             let bench = try Benchmark(options: options, group: group)
             let progress = ProgressLine(enabled: isRoot, prefix: "bench \(res)x\(res) batch \(options.batch)")
             let result = try bench.run { timed, i, n, seconds in
@@ -102,7 +109,7 @@ struct BenchCommand: ParsableCommand {
             "progan-mpi bench: \(r.resolution)x\(r.resolution) stable, global batch \(r.batch) "
                 + "(\(r.ranks) rank\(r.ranks == 1 ? "" : "s") x \(r.localBatch)), \(r.iterations) timed iteration(s) after "
                 + "\(r.warmup) warm-up, \(r.blasThreads) BLAS thread(s) a rank, 3x3 convolutions: \(conv)",
-            "networks: G \(r.parametersG) and D \(r.parametersD) parameters (paper widths, blocks up to \(r.resolution)x\(r.resolution))",
+            "networks: G \(r.parametersG) and D \(r.parametersD) parameters (paper widths, blocks up to \(r.networkResolution)x\(r.networkResolution))",
             "OpenBLAS \(r.blasConfig)",
             "",
             String(format: "throughput  %.3f img/s   %.3f s/iteration (min %.3f, max %.3f)",
@@ -132,6 +139,8 @@ struct BenchCommand: ParsableCommand {
             lines.append(String(format: "MPI: %.1f%% of the time (gradient all-reduce %.1f%%, incl. waiting for the slowest rank; "
                                 + "minibatch-stddev all-gather/reduce-scatter %.1f%%)",
                                 100 * r.mpiShare, 100 * r.allreduceShare, 100 * r.mbstdShare))
+            lines.append("MPI share by rank (a slow rank waits least): "
+                         + r.mpiSharePerRank.map { String(format: "%.1f%%", 100 * $0) }.joined(separator: " "))
         }
         return lines.joined(separator: "\n")
     }

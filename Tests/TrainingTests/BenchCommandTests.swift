@@ -17,6 +17,12 @@ final class BenchCommandTests: TrainingCLITestCase {
         XCTAssertEqual(r.stderr, "progan-mpi: error: --conv must be auto or im2col, got fft\n")
     }
 
+    func testMaxResolutionBelowResolution() throws {
+        let r = try progan(["bench", "--res", "16", "--max-res", "8"])
+        XCTAssertNotEqual(r.exitCode, 0, r.summary)
+        XCTAssertEqual(r.stderr, "progan-mpi: error: --max-res 8 is not a power of two between --res 16 and 1024\n")
+    }
+
     func testBatchThatDoesNotDivideByRanks() throws {
         let r = try progan(["bench", "--res", "4", "--batch", "3"], ranks: 2)
         XCTAssertNotEqual(r.exitCode, 0, r.summary)
@@ -71,6 +77,9 @@ final class BenchCommandTests: TrainingCLITestCase {
         XCTAssertEqual((j["peak_rss_kib_per_rank"] as? [Int])?.count, 2)
         XCTAssertGreaterThan(j["mbstd_share"] as? Double ?? 0, 0)
         XCTAssertGreaterThan(j["allreduce_share"] as? Double ?? 0, 0)
+        let perRank = try XCTUnwrap(j["mpi_share_per_rank"] as? [Double], r.summary)
+        XCTAssertEqual(perRank.count, 2)
+        for share in perRank { XCTAssertTrue(share > 0 && share < 1, "MPI share by rank \(perRank)") }
         // One rank's G forward work: its one sample, twice.
         let g = 512 * 8192 + 512 * 512 * 9 * 16 + 512 * 3 * 16
         XCTAssertEqual(try part(j, "G_forward")["gflop"] as? Double ?? -1, 2 * 2 * Double(g) / 1e9, accuracy: 1e-9)

@@ -30,6 +30,19 @@ final class BenchmarkOptionsTests: XCTestCase {
         }
     }
 
+    /// --max-res: the networks of a run growing to 256, held at 16x16 and alpha 1 for good.
+    func testNetworkBuiltBeyondTheBenchmarkedResolution() throws {
+        let c = BenchmarkOptions(resolution: 16, batch: 4, networkResolution: 256).trainingConfig
+        XCTAssertNoThrow(try c.validate(ranks: 2))
+        XCTAssertEqual(c.network.resolution, 256)
+        for images in [0, 4, 10_000_000] {
+            let p = c.schedule.point(imagesShown: images)
+            XCTAssertEqual(p.resolution, 16)
+            XCTAssertEqual(p.alpha, 1)
+            XCTAssertEqual(p.minibatch, 4)
+        }
+    }
+
     func testBadValuesAreRefusedWithTheFlag() {
         func message(_ o: BenchmarkOptions, ranks: Int = 1) -> String {
             do { try o.validate(ranks: ranks); return "" } catch { return "\(error)" }
@@ -41,5 +54,9 @@ final class BenchmarkOptionsTests: XCTestCase {
         XCTAssertEqual(message(BenchmarkOptions(resolution: 1024), ranks: 2),
                        "--batch 3 does not divide by 2 ranks: pass a multiple of 2")
         XCTAssertEqual(message(BenchmarkOptions(resolution: 8, batch: 4), ranks: 2), "")
+        XCTAssertEqual(message(BenchmarkOptions(resolution: 16, networkResolution: 8)),
+                       "--max-res 8 is not a power of two between --res 16 and 1024")
+        XCTAssertEqual(message(BenchmarkOptions(resolution: 16, networkResolution: 96)),
+                       "--max-res 96 is not a power of two between --res 16 and 1024")
     }
 }
