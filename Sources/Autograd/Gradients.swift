@@ -15,6 +15,14 @@ import TensorKit
 /// to no input is skipped). The graph is walked iteratively, so deep graphs do not overflow the stack.
 public func gradients(of output: Var, wrt inputs: [Var], seed: Var? = nil,
                       createGraph: Bool = false) throws -> [Var] {
+    try reachedGradients(of: output, wrt: inputs, seed: seed, createGraph: createGraph).enumerated().map { i, g in
+        g ?? Var(Tensor.zeros(inputs[i].shape))
+    }
+}
+
+/// `gradients(of:wrt:seed:createGraph:)`, with nil for each input that `output` does not reach.
+func reachedGradients(of output: Var, wrt inputs: [Var], seed: Var? = nil,
+                      createGraph: Bool = false) throws -> [Var?] {
     if let seed, seed.shape != output.shape {
         throw ShapeError("gradients", "seed shape \(seed.shape) differs from output shape \(output.shape)")
     }
@@ -53,13 +61,16 @@ public func gradients(of output: Var, wrt inputs: [Var], seed: Var? = nil,
             }
         }
     }
-    return inputs.map { grads[ObjectIdentifier($0)] ?? Var(Tensor.zeros($0.shape)) }
+    return inputs.map { grads[ObjectIdentifier($0)] }
 }
 
-/// Adds d(loss)/d(p) into `p.grad` for every parameter (creating it if nil).
+/// Adds d(loss)/d(p) into `p.grad` for every parameter that `loss` depends on (creating it if
+/// nil). A parameter outside the graph keeps its gradient, nil if it had none: the optimizer and
+/// the all-reduce can then skip layers not in use.
 public func accumulateGradients(of loss: Var, into parameters: [Var]) throws {
-    let gs = try gradients(of: loss, wrt: parameters)
+    let gs = try reachedGradients(of: loss, wrt: parameters)
     for (p, g) in zip(parameters, gs) {
+        guard let g else { continue }
         if p.grad == nil { p.grad = g.value } else { p.grad?.add(g.value) }
     }
 }

@@ -7,11 +7,17 @@ public final class Adam {
     public var beta1: Float
     public var beta2: Float
     public var epsilon: Float
-    /// First and second moments, shaped like the parameters' flat data.
-    public var m: [[Float]]
-    public var v: [[Float]]
+    /// First and second moments, shaped like the parameters' flat data. Set them with
+    /// `setMoments(_:m:v:)`, which keeps track of which are zero.
+    public private(set) var m: [[Float]]
+    public private(set) var v: [[Float]]
     /// Number of updates applied since the last reset.
     public var step: Int = 0
+    /// Whether parameter i's moments are known to be all zero: then an update with a zero
+    /// gradient leaves it, and them, exactly as they are, and can be skipped.
+    var momentsZero: [Bool]
+    /// Zeros to stand in for the gradient of a parameter that has none (grown on demand).
+    var zeros: [Float] = []
 
     public init(_ parameters: ParameterSet, beta1: Float = 0, beta2: Float = 0.99, epsilon: Float = 1e-8) {
         self.beta1 = beta1
@@ -19,6 +25,7 @@ public final class Adam {
         self.epsilon = epsilon
         m = parameters.parameters.map { [Float](repeating: 0, count: $0.value.count) }
         v = m
+        momentsZero = [Bool](repeating: true, count: m.count)
     }
 
     /// Forgets the moments (the authors reset Adam when new layers are introduced).
@@ -27,31 +34,70 @@ public final class Adam {
             m[i] = [Float](repeating: 0, count: m[i].count)
             v[i] = [Float](repeating: 0, count: v[i].count)
         }
+        momentsZero = [Bool](repeating: true, count: m.count)
         step = 0
+    }
+
+    /// Sets parameter i's moments (a checkpoint being loaded).
+    /// - Throws: `ConfigError` if their sizes are not the parameter's.
+    public func setMoments(_ i: Int, m mi: [Float], v vi: [Float]) throws {
+        guard mi.count == m[i].count && vi.count == v[i].count else {
+            throw ConfigError("Adam moments of \(mi.count) and \(vi.count) values for a parameter of \(m[i].count)")
+        }
+        m[i] = mi
+        v[i] = vi
+        momentsZero[i] = !mi.contains { $0 != 0 } && !vi.contains { $0 != 0 }
     }
 
     /// Applies one update with the gradient `flat`, laid out as the parameters in order.
     /// Parameters whose gradient slice is all zeros still update their moments (they are simply
     /// unused at the current resolution), matching a dense optimizer.
     public func update(_ parameters: ParameterSet, flatGradient flat: [Float], learningRate lr: Float) {
+        update(parameters, flatGradient: flat, present: [Bool](repeating: true, count: parameters.parameters.count),
+               learningRate: lr)
+    }
+
+    /// Applies one update where only the parameters marked `present` have a gradient, laid out in
+    /// `flat` one after another in order (`ParameterSet.flatGradient(present:)`); the others are
+    /// updated with a zero gradient. That is the dense update exactly, but a parameter that never
+    /// had a gradient since the last reset (a layer not yet grown into) costs nothing: its moments
+    /// are zero, so neither they nor its weights move.
+    public func update(_ parameters: ParameterSet, flatGradient flat: [Float], present: [Bool], learningRate lr: Float) {
+        precondition(present.count == parameters.parameters.count, "update: \(present.count) flags for \(parameters.parameters.count) parameters")
         step += 1
         let c1 = 1 - pow(beta1, Float(step)), c2 = 1 - pow(beta2, Float(step))
         let stepSize = lr * c2.squareRoot() / (c1 == 0 ? 1 : c1)
         let epsHat = epsilon * c2.squareRoot()
+        var largestAbsent = 0
+        for (i, p) in parameters.parameters.enumerated() where !present[i] && !momentsZero[i] {
+            largestAbsent = max(largestAbsent, p.value.count)
+        }
+        if zeros.count < largestAbsent { zeros = [Float](repeating: 0, count: largestAbsent) }
         var offset = 0
-        flat.withUnsafeBufferPointer { g in
+        flat.withUnsafeBufferPointer { g in zeros.withUnsafeBufferPointer { z in
             for (i, p) in parameters.parameters.enumerated() {
                 let n = p.value.count
+                let gradient: UnsafePointer<Float>
+                if present[i] {
+                    precondition(offset + n <= g.count, "update: the gradient has \(g.count) values, too few for the parameters marked present")
+                    gradient = g.baseAddress! + offset
+                    offset += n
+                    momentsZero[i] = false
+                } else if momentsZero[i] {
+                    continue
+                } else {
+                    gradient = z.baseAddress!
+                }
                 let (b1, b2) = (beta1, beta2)
                 m[i].withUnsafeMutableBufferPointer { mi in v[i].withUnsafeMutableBufferPointer { vi in
                     p.updateValue { t in t.data.withUnsafeMutableBufferPointer { w in
-                        Adam.step(g: g.baseAddress! + offset, m: mi.baseAddress!, v: vi.baseAddress!, w: w.baseAddress!,
+                        Adam.step(g: gradient, m: mi.baseAddress!, v: vi.baseAddress!, w: w.baseAddress!,
                                   count: n, beta1: b1, beta2: b2, stepSize: stepSize, epsHat: epsHat)
                     } }
                 } }
-                offset += n
             }
-        }
+            precondition(offset == g.count, "update: the gradient has \(g.count) values, the parameters marked present \(offset)")
+        } }
     }
 }
 
@@ -117,6 +163,24 @@ extension ParameterSet {
         var out = [Float]()
         out.reserveCapacity(count)
         for p in parameters {
+            if let g = p.grad { out.append(contentsOf: g.data) }
+            else { out.append(contentsOf: repeatElement(0, count: p.value.count)) }
+        }
+        return out
+    }
+
+    /// Which parameters have a gradient: those in the step's graph (at 4x4 of a network built for
+    /// 1024, about a quarter of the weights). Every rank builds the same graph, so every rank
+    /// gets the same flags.
+    public var gradientPresence: [Bool] { parameters.map { $0.grad != nil } }
+
+    /// The gradients of the parameters marked `present`, concatenated in order: the part of
+    /// `flatGradient()` that can be nonzero, for a smaller all-reduce.
+    public func flatGradient(present: [Bool]) -> [Float] {
+        precondition(present.count == parameters.count, "flatGradient(present:): \(present.count) flags for \(parameters.count) parameters")
+        var out = [Float]()
+        out.reserveCapacity(zip(parameters, present).reduce(0) { $1.1 ? $0 + $1.0.value.count : $0 })
+        for (p, on) in zip(parameters, present) where on {
             if let g = p.grad { out.append(contentsOf: g.data) }
             else { out.append(contentsOf: repeatElement(0, count: p.value.count)) }
         }

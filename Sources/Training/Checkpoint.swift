@@ -70,8 +70,8 @@ public enum Checkpoint {
         }
         for (group, set, adam) in [("G", trainer.G.parameters, trainer.adamG), ("D", trainer.D.parameters, trainer.adamD)] {
             for (i, p) in set.parameters.enumerated() {
-                adam.m[i] = try file.read("adam/\(group)/m/\(p.name ?? "?")", as: Float.self)
-                adam.v[i] = try file.read("adam/\(group)/v/\(p.name ?? "?")", as: Float.self)
+                try adam.setMoments(i, m: try file.read("adam/\(group)/m/\(p.name ?? "?")", as: Float.self),
+                                v: try file.read("adam/\(group)/v/\(p.name ?? "?")", as: Float.self))
             }
         }
         trainer.adamG.step = Int(try file.int64Attribute("adamG_step"))

@@ -198,10 +198,13 @@ public final class Trainer {
 
     /// Sums the gradient over ranks in one fused buffer and applies Adam, unless any element is
     /// non-finite (then every rank skips alike, since all see the same sum). Returns whether applied.
+    /// Only the parameters in this step's graph travel (the same on every rank): layers of
+    /// resolutions not reached yet have no gradient, and Adam leaves them as a zero gradient would.
     func applyUpdate(_ params: ParameterSet, _ adam: Adam, learningRate: Float) throws -> Bool {
         StepPhase.optimizer.enter()
         var t0 = Date()
-        var flat = params.flatGradient()
+        let present = params.gradientPresence
+        var flat = params.flatGradient(present: present)
         StepPhase.allreduce.enter()
         group.allReduceSum(&flat)
         StepPhase.optimizer.enter()
@@ -209,7 +212,7 @@ public final class Trainer {
         t0 = Date()
         defer { timings.optimizer += Date().timeIntervalSince(t0) }
         guard allFinite(flat) else { return false }
-        adam.update(params, flatGradient: flat, learningRate: learningRate)
+        adam.update(params, flatGradient: flat, present: present, learningRate: learningRate)
         params.zeroGradients()
         return true
     }

@@ -131,6 +131,63 @@ final class AdamTests: XCTestCase {
         XCTAssertEqual(params.parameters[1].shape, [1, 1])
     }
 
+    func testFlatGradientOfPresentParametersOnly() {
+        let params = makeParams([1, 2, 3], [4])
+        XCTAssertEqual(params.gradientPresence, [false, false])
+        params.parameters[1].grad = Tensor(shape: [1, 1], data: [7])
+        XCTAssertEqual(params.gradientPresence, [false, true])
+        XCTAssertEqual(params.flatGradient(present: params.gradientPresence), [7])
+        params.parameters[0].grad = Tensor(shape: [3], data: [1, -1, 2])
+        XCTAssertEqual(params.flatGradient(present: [true, false]), [1, -1, 2])
+        XCTAssertEqual(params.flatGradient(present: [true, true]), params.flatGradient())
+    }
+
+    /// Three parameters over six steps: one always has a gradient, one has it only in steps 2-3
+    /// (its moments then keep decaying and moving it), one never until step 6. The sparse update,
+    /// given only the gradients that exist, must equal the dense one given zeros, bit for bit;
+    /// the never-used parameter costs nothing and stays exactly where it was.
+    func testSparseUpdateEqualsDenseUpdateBitForBit() throws {
+        func make() -> ParameterSet {
+            let p = ParameterSet()
+            _ = p.add("always", Tensor(shape: [11], data: (0..<11).map { Float($0) * 0.3 - 1 }))
+            _ = p.add("sometimes", Tensor(shape: [9], data: (0..<9).map { Float($0) * -0.2 + 0.5 }))
+            _ = p.add("later", Tensor(shape: [5], data: [0, -0.0, 1, -2, 3]))
+            return p
+        }
+        let (dense, sparse) = (make(), make())
+        let adamDense = Adam(dense, beta1: 0.5, beta2: 0.99), adamSparse = Adam(sparse, beta1: 0.5, beta2: 0.99)
+        let sizes = [11, 9, 5]
+        for step in 1...6 {
+            let present = [true, step == 2 || step == 3, step == 6]
+            var full: [Float] = [], packed: [Float] = []
+            for (i, n) in sizes.enumerated() {
+                let g = (0..<n).map { Float(($0 * 5 + step * 3 + i) % 7) * 0.1 - 0.3 }
+                full += present[i] ? g : [Float](repeating: 0, count: n)
+                if present[i] { packed += g }
+            }
+            adamDense.update(dense, flatGradient: full, learningRate: 0.01)
+            adamSparse.update(sparse, flatGradient: packed, present: present, learningRate: 0.01)
+            XCTAssertEqual(sparse.flatValues().map(\.bitPattern), dense.flatValues().map(\.bitPattern), "step \(step)")
+            XCTAssertEqual(Array(adamSparse.m.joined()), Array(adamDense.m.joined()), "step \(step)")
+            XCTAssertEqual(Array(adamSparse.v.joined()), Array(adamDense.v.joined()), "step \(step)")
+            if step < 6 { XCTAssertEqual(sparse.parameters[2].value.data.map(\.bitPattern), make().parameters[2].value.data.map(\.bitPattern)) }
+        }
+        // After step 4, "sometimes" had no gradient but still moved (its moments were not zero).
+        XCTAssertNotEqual(sparse.parameters[1].value.data, make().parameters[1].value.data)
+    }
+
+    /// Moments set from a checkpoint count as nonzero: a parameter without a gradient then still
+    /// moves, as the dense update would move it.
+    func testMomentsFromACheckpointKeepMovingAParameterWithoutGradient() throws {
+        let params = makeParams([1, 2, 3], [4])
+        let adam = Adam(params, beta1: 0.5, beta2: 0.99)
+        try adam.setMoments(0, m: [0.1, 0, -0.2], v: [0.01, 0, 0.04])
+        adam.update(params, flatGradient: [1], present: [false, true], learningRate: 0.01)
+        XCTAssertNotEqual(params.parameters[0].value.data[0], 1)
+        XCTAssertEqual(params.parameters[0].value.data[1], 2, "zero moments, zero gradient: no move")
+        XCTAssertThrowsError(try adam.setMoments(1, m: [1, 2], v: [1, 2]))
+    }
+
     func testMovingAverage() {
         let ema = makeParams([1, 1, 1], [1])
         let target = makeParams([3, -1, 1], [5])
