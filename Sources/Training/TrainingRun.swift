@@ -185,7 +185,9 @@ public final class TrainingRun {
         let fm = FileManager.default
         try fm.createDirectory(atPath: options.directory, withIntermediateDirectories: true)
         for name in ["log.txt", "metrics.jsonl"] where !fm.fileExists(atPath: options.directory + "/" + name) {
-            fm.createFile(atPath: options.directory + "/" + name, contents: nil)
+            guard fm.createFile(atPath: options.directory + "/" + name, contents: nil) else {
+                throw ConfigError("cannot create \(options.directory)/\(name): check that the run directory is writable")
+            }
         }
         log = FileHandle(forWritingAtPath: options.directory + "/log.txt")
         metrics = FileHandle(forWritingAtPath: options.directory + "/metrics.jsonl")

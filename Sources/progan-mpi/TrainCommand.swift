@@ -11,10 +11,11 @@ struct TrainCommand: ParsableCommand {
         commandName: "train",
         abstract: "Train a Progressive GAN; run under mpirun/srun for data parallelism across ranks.",
         discussion: """
-        Writes into --out: config.json (the resolved configuration), log.txt (one line a tick),
-        metrics.jsonl, reals.png and fakes-KIMG.png sample grids, checkpoint-IMAGES.h5, and
+        Writes into --out: config.json (the resolved configuration), log.txt (one line a tick), \
+        metrics.jsonl, reals.png and fakes-KIMG.png sample grids, checkpoint-IMAGES.h5, and \
         TensorBoard event files in tensorboard/ (tensorboard --logdir OUT/tensorboard).
-        On SIGUSR1/SIGTERM/SIGINT every rank finishes its step, rank 0 writes a checkpoint, and the
+
+        On SIGUSR1/SIGTERM/SIGINT every rank finishes its step, rank 0 writes a checkpoint, and the \
         job exits with status 75; rerun with --resume auto to continue.
         """)
 
