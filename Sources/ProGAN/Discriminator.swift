@@ -54,8 +54,11 @@ public final class Discriminator {
     ///   - alpha: fade-in weight of the newest block (see the type's documentation).
     ///   - comm: the ranks whose samples together form the minibatch seen by minibatch stddev; the
     ///     local batch is this rank's block of the global one, in rank order.
+    ///   - minibatches: `images` holds this many minibatches stacked along axis 0 (equal blocks,
+    ///     each this rank's share of its own global minibatch), scored as by separate calls: one
+    ///     pass and one collective instead of several.
     public func callAsFunction(_ images: Var, resolution: Int, alpha: Float = 1,
-                               comm: Collective = LocalCollective()) throws -> Var {
+                               comm: Collective = LocalCollective(), minibatches: Int = 1) throws -> Var {
         guard config.resolutions.contains(resolution) else {
             throw ConfigError("discriminator: resolution \(resolution) is not one of \(config.resolutions)")
         }
@@ -75,7 +78,7 @@ public final class Discriminator {
             }
             r /= 2
         }
-        x = try minibatchStddev(x, groupSize: config.mbstdGroupSize, comm: comm)
+        x = try minibatchStddev(x, groupSize: config.mbstdGroupSize, comm: comm, minibatches: minibatches)
         x = try finalConv(x, leakyReLUSlope: slope)
         x = lrelu(try finalDense0(x.reshape([x.shape[0], x.shape[1] * 16])))
         return try finalDense1(x)

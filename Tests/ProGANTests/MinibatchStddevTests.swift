@@ -103,4 +103,66 @@ final class MinibatchStddevTests: XCTestCase {
         let a = try D(Var(x), resolution: 4).value, b = try D(Var(y), resolution: 4).value
         XCTAssertNotEqual(a.data[0], b.data[0])
     }
+
+    /// Two minibatches stacked: each gets its own groups and statistic, values and gradients as
+    /// from two separate calls.
+    func testStackedMinibatchesEqualSeparateCalls() throws {
+        let a = TestTensors.normal([4, 3, 2, 2], seed: 21), b = TestTensors.normal([4, 3, 2, 2], seed: 22) * 3
+        for g in [0, 2] {
+            let (va, vb) = (Var(a, requiresGrad: true), Var(b, requiresGrad: true))
+            let separate = try Var.concat([minibatchStddev(va, groupSize: g, comm: LocalCollective()),
+                                           minibatchStddev(vb, groupSize: g, comm: LocalCollective())], axis: 0)
+            let both = Var(try Var.concat([Var(a), Var(b)], axis: 0).value, requiresGrad: true)
+            let stacked = try minibatchStddev(both, groupSize: g, comm: LocalCollective(), minibatches: 2)
+            XCTAssertEqual(stacked.value, separate.value, "group size \(g)")
+            let gSeparate = try gradients(of: randomProjection(separate), wrt: [va, vb])
+            let gStacked = try gradients(of: randomProjection(stacked), wrt: [both])[0]
+            XCTAssertEqual(gStacked.value.data, gSeparate[0].value.data + gSeparate[1].value.data, "group size \(g)")
+        }
+        XCTAssertThrowsError(try minibatchStddev(Var(a), groupSize: 0, comm: LocalCollective(), minibatches: 3))
+    }
+
+    /// Three ranks, two stacked minibatches of 2 samples a rank: rank r's statistic for minibatch b
+    /// is the one of the 6-sample global minibatch b (rank 0's block, rank 1's, rank 2's).
+    func testStackedMinibatchesAcrossRanksUseEachMinibatchsGlobalBatch() throws {
+        let (ranks, local) = (3, 2)
+        let blocks = (0..<ranks).map { r in (0..<2).map { b in TestTensors.normal([local, 2, 2, 2], seed: UInt64(30 + 2 * r + b)) } }
+        let gathered = try (0..<ranks).flatMap { r in try Var.concat([Var(blocks[r][0]), Var(blocks[r][1])], axis: 0).value.data }
+        let globals = try (0..<2).map { b in
+            try minibatchStddev(Var.concat((0..<ranks).map { Var(blocks[$0][b]) }, axis: 0), groupSize: 0,
+                                comm: LocalCollective()).value
+        }
+        for r in 0..<ranks {
+            let mine = try Var.concat([Var(blocks[r][0]), Var(blocks[r][1])], axis: 0)
+            let y = try minibatchStddev(mine, groupSize: 0, comm: GatheredCollective(rank: r, size: ranks, gathered: gathered),
+                                        minibatches: 2).value
+            let rowFloats = 3 * 2 * 2
+            for b in 0..<2 {
+                let want = Array(globals[b].data[r * local * rowFloats ..< (r + 1) * local * rowFloats])
+                let got = Array(y.data[b * local * rowFloats ..< (b + 1) * local * rowFloats])
+                XCTAssertEqual(got, want, "rank \(r), minibatch \(b)")
+            }
+        }
+    }
+
+    func testDiscriminatorScoresStackedMinibatchesAsSeparateCalls() throws {
+        let D = Discriminator(smallConfig(resolution: 8), seed: 7)
+        let reals = TestTensors.normal([3, 3, 8, 8], seed: 8), fakes = TestTensors.normal([3, 3, 8, 8], seed: 9)
+        let both = try D(Var.concat([Var(reals), Var(fakes)], axis: 0), resolution: 8, alpha: 0.5, minibatches: 2).value
+        let separate = try D(Var(reals), resolution: 8, alpha: 0.5).value.data + D(Var(fakes), resolution: 8, alpha: 0.5).value.data
+        for (x, y) in zip(both.data, separate) { XCTAssertEqual(x, y, accuracy: 1e-5 * max(1, abs(y))) }
+    }
+}
+
+/// Rank `rank` of `size` in a forward pass whose all-gather result is known in advance.
+final class GatheredCollective: Collective {
+    let rank: Int, size: Int
+    let gathered: [Float]
+    init(rank: Int, size: Int, gathered: [Float]) { (self.rank, self.size, self.gathered) = (rank, size, gathered) }
+    func allGather(_ x: [Float]) -> [Float] {
+        precondition(Array(gathered[rank * x.count ..< (rank + 1) * x.count]) == x, "rank \(rank) sent another block")
+        return gathered
+    }
+    func reduceScatter(_ x: [Float]) -> [Float] { fatalError("forward only") }
+    func allReduceSum(_ x: inout [Float]) { fatalError("forward only") }
 }
