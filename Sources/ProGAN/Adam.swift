@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#else
+import Darwin
+#endif
 import Autograd
 import TensorKit
 
@@ -206,9 +211,18 @@ extension ParameterSet {
 
     /// Exponential moving average towards `source`: `self = source + beta * (self - source)`
     /// (the authors' `setup_as_moving_average_of`). Both sets must have the same layout.
+    ///
+    /// A parameter already equal to its source is left alone: the average would give the source
+    /// again. Those are the layers not trained yet (G and its average start equal), most of a
+    /// network built for 1024 while it trains at 4x4; the comparison stops at the first
+    /// difference, so trained layers cost nothing extra.
     public func moveAverage(towards source: ParameterSet, beta: Float) {
         precondition(parameters.count == source.parameters.count, "moving average of differently shaped networks")
         for (p, s) in zip(parameters, source.parameters) {
+            let equal = s.value.data.withUnsafeBytes { sb in p.value.data.withUnsafeBytes { pb in
+                sb.count == pb.count && (sb.count == 0 || memcmp(sb.baseAddress!, pb.baseAddress!, sb.count) == 0)
+            } }
+            if equal { continue }
             s.value.data.withUnsafeBufferPointer { sv in p.updateValue { t in t.data.withUnsafeMutableBufferPointer { pv in
                 for j in 0..<pv.count { pv[j] = sv[j] + beta * (pv[j] - sv[j]) }
             } } }

@@ -195,5 +195,13 @@ final class AdamTests: XCTestCase {
         for (a, e) in zip(ema.flatValues(), [3 + 0.999 * -2, -1 + 0.999 * 2, 1, 5 + 0.999 * -4] as [Double]) {
             XCTAssertEqual(Double(a), e, accuracy: 1e-6)
         }
+        // A parameter equal to its source stays; one differing in its last element moves there only.
+        let same = makeParams([0.5, -2, 7], [1])
+        let source = makeParams([0.5, -2, 7], [2])
+        same.moveAverage(towards: source, beta: 0.5)
+        XCTAssertEqual(same.flatValues(), [0.5, -2, 7, 1.5])
+        let lastDiffers = makeParams([0.5, -2, 8], [2])
+        lastDiffers.moveAverage(towards: source, beta: 0.5)
+        XCTAssertEqual(lastDiffers.flatValues(), [0.5, -2, 7.5, 2])
     }
 }

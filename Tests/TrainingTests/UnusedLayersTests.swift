@@ -16,7 +16,14 @@ final class UnusedLayersTests: XCTestCase {
         let data = InMemoryImages.synthetic(count: 16, channels: 1, resolution: 16, seed: 3)
         let order = DataOrder(count: 16, seed: 3)
         let before = [trainer.G.parameters, trainer.D.parameters, trainer.Gs.parameters].map { $0.flatValues() }
-        for _ in 0..<3 { try trainer.step(data: data, order: order) }
+        // The EMA skips layers where Gs already equals G; a dense average kept alongside must agree.
+        var averaged = before[2]
+        for _ in 0..<3 {
+            try trainer.step(data: data, order: order)
+            let g = trainer.G.parameters.flatValues()
+            for j in averaged.indices { averaged[j] = g[j] + config.emaBeta * (averaged[j] - g[j]) }
+            XCTAssertEqual(trainer.Gs.parameters.flatValues(), averaged, "the moving average differs from the dense one")
+        }
         XCTAssertEqual(trainer.progress.resolution, 4)
         // The gradient all-reduces (D then G, each step) carry the 4x4 layers only.
         func countAt4(_ set: ParameterSet) -> Int {
