@@ -88,19 +88,18 @@ for ((round = 1; round <= ROUNDS; round++)); do
 done
 
 if [ "$ROUNDS" != 1 ]; then
+    # values N KIND: that round-by-round column of the log, one number a line.
+    values() { awk -v n="$1" -v k="$2" '$1 == n && $2 == k { print $3 }' "$log"; }
     median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
     echo "median over $ROUNDS rounds (each round against its own 1-rank run):"
     for n in $RANKS; do
         [ "$n" = 1 ] && continue
-        eff=$(awk -v n="$n" '$1 == n && $2 == "mpirun" { print $3 }' "$log" | median)
-        line=$(printf "%6d ranks: efficiency %.3f (range %s)" "$n" "$eff" \
-            "$(awk -v n="$n" '$1 == n && $2 == "mpirun" { print $3 }' "$log" | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%.3f-%.3f", lo, hi }')")
+        line=$(printf "%6d ranks: efficiency %.3f (range %s)" "$n" "$(values "$n" mpirun | median)" \
+            "$(values "$n" mpirun | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%.3f-%.3f", lo, hi }')")
         if [ "$CEILING" = 1 ]; then
-            ind=$(awk -v n="$n" '$1 == n && $2 == "independent" { print $3 }' "$log" | median)
-            ratio=$(paste <(awk -v n="$n" '$1 == n && $2 == "mpirun" { print $3 }' "$log") \
-                          <(awk -v n="$n" '$1 == n && $2 == "independent" { print $3 }' "$log") |
-                    awk '{ print $1 / $2 }' | median)
-            line+=$(printf "; %d independent processes %.3f; mpirun / independent %.3f" "$n" "$ind" "$ratio")
+            ratio=$(paste <(values "$n" mpirun) <(values "$n" independent) | awk '{ print $1 / $2 }' | median)
+            line+=$(printf "; %d independent processes %.3f; mpirun / independent %.3f" "$n" \
+                "$(values "$n" independent | median)" "$ratio")
         fi
         echo "$line"
     done

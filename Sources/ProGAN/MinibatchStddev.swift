@@ -43,5 +43,6 @@ public func minibatchStddev(_ x: Var, groupSize: Int, comm: Collective, minibatc
         let tiled = try stat.reshape([1, m, 1]).expand(to: [g, m, 1]).reshape([n, 1, 1, 1]).expand(to: [n, 1, h, w])
         stats.append(comm.size == 1 ? tiled : try tiled.narrow(axis: 0, start: comm.rank * local, length: local))
     }
-    return try Var.concat([x] + [stats.count == 1 ? stats[0] : try Var.concat(stats, axis: 0)], axis: 1)
+    let stat = stats.count == 1 ? stats[0] : try Var.concat(stats, axis: 0)
+    return try Var.concat([x, stat], axis: 1)
 }
