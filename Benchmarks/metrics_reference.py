@@ -2,7 +2,7 @@
 """Reference values for the Metrics module (Laplacian pyramid, sliced Wasserstein distance, MS-SSIM).
 
 Writes Tests/MetricsTests/Fixtures/metrics_reference.json, which MetricsReferenceTests compares the
-Swift code with. CI has no numpy/torch: the Swift test reads the committed JSON only. Regenerate
+Swift code with. CI has no numpy/scipy: the Swift test reads the committed JSON only. Regenerate
 (only when a definition changes; commit the JSON):
 
     python3 Benchmarks/metrics_reference.py
@@ -16,10 +16,10 @@ The computations are written from the definitions (Karras et al. 2018, appendix 
   scipy.ndimage.convolve(mode="mirror"), the ProGAN code's own definition, when scipy is present.
 - SWD: descriptors normalized per channel over the whole set (population std); per direction the
   sorted projections of both sets are compared, mean |difference| over descriptors and directions.
-- MS-SSIM: torch conv2d (valid) with the 11x11 Gaussian window (sigma 1.5), data mapped to [0, 1],
-  L = 1, K1 = 0.01, K2 = 0.03, 2x2 average pooling between scales, weights
-  0.0448/0.2856/0.3001/0.2363/0.1333 (first M renormalized when fewer scales fit), negative terms
-  clipped to 0.
+- MS-SSIM, the ProGAN authors' rule: scipy correlate2d (valid) with a Gaussian window of
+  min(11, side) pixels, sigma 1.5 * size / 11 (centred between pixels when even), data mapped to
+  [0, 1], L = 1, K1 = 0.01, K2 = 0.03, 2x2 average pooling between 5 scales, weights
+  0.0448/0.2856/0.3001/0.2363/0.1333 as published, negative terms clipped to 0.
 
 The end-to-end SWD and the MS-SSIM average need the same random draws as the Swift code: CounterRNG
 (SplitMix64 finalizer over (seed, stream, index)) and the layout documented in
@@ -34,7 +34,7 @@ import math
 import os
 
 import numpy as np
-import torch
+from scipy import signal
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "Tests", "MetricsTests", "Fixtures", "metrics_reference.json")
@@ -204,35 +204,33 @@ def swd(real, fake, seed):
 WEIGHTS = [0.0448, 0.2856, 0.3001, 0.2363, 0.1333]
 
 
-def scale_count(size):
-    m = 1
-    while m < 5 and size >> m >= 11:
-        m += 1
-    return m
+def gaussian_window(k):
+    """k x k Gaussian, sigma 1.5 * k / 11, on a grid centred between pixels when k is even."""
+    sigma = 1.5 * k / 11
+    t = np.arange(k, dtype=np.float64) - (k - 1) / 2
+    g = np.exp(-(t[:, None] ** 2 + t[None, :] ** 2) / (2 * sigma ** 2))
+    return g / g.sum()
 
 
 def ms_ssim(x, y):
-    """x, y: C x S x S in [-1, 1]. Returns the MS-SSIM (float)."""
-    g = torch.exp(-(torch.arange(11, dtype=torch.float64) - 5) ** 2 / (2 * 1.5 ** 2))
-    g = g / g.sum()
-    win = torch.outer(g, g)[None, None]
+    """x, y: C x S x S in [-1, 1]. Returns the MS-SSIM (float): the ProGAN authors' rule (always
+    5 scales, window min(11, side) with sigma shrunk in proportion, weights as published, terms
+    clipped at 0), written here as 2D 'valid' correlation with scipy in float64."""
+    x = (np.asarray(x, dtype=np.float64) + 1) / 2
+    y = (np.asarray(y, dtype=np.float64) + 1) / 2
     c1, c2 = 0.01 ** 2, 0.03 ** 2
-    x = (torch.tensor(x, dtype=torch.float64)[:, None] + 1) / 2    # C planes as a batch
-    y = (torch.tensor(y, dtype=torch.float64)[:, None] + 1) / 2
-    m = scale_count(x.shape[-1])
-    w = torch.tensor(WEIGHTS[:m], dtype=torch.float64)
-    w = w / w.sum()
     result = 1.0
-    for j in range(m):
-        f = lambda t: torch.nn.functional.conv2d(t, win)
+    for j in range(5):
+        win = gaussian_window(min(11, x.shape[-1]))
+        f = lambda t: np.stack([signal.correlate2d(plane, win, mode="valid") for plane in t])
         mx, my = f(x), f(y)
         vx, vy, cov = f(x * x) - mx ** 2, f(y * y) - my ** 2, f(x * y) - mx * my
         cs = (2 * cov + c2) / (vx + vy + c2)
         lum = (2 * mx * my + c1) / (mx ** 2 + my ** 2 + c1)
-        term = (lum * cs).mean() if j == m - 1 else cs.mean()
-        result *= max(float(term), 0.0) ** float(w[j])
-        x = torch.nn.functional.avg_pool2d(x, 2)
-        y = torch.nn.functional.avg_pool2d(y, 2)
+        term = (lum * cs).mean() if j == 4 else cs.mean()
+        result *= max(float(term), 0.0) ** WEIGHTS[j]
+        pool = lambda t: 0.25 * (t[:, 0::2, 0::2] + t[:, 1::2, 0::2] + t[:, 0::2, 1::2] + t[:, 1::2, 1::2])
+        x, y = pool(x), pool(y)
     return result
 
 
@@ -327,10 +325,11 @@ def main():
     tensors["swdImages/perLevel"] = tensor(swd(real, fake, 7))
     tensors["swdImages/selfPerLevel"] = tensor(swd(real, real, 7))
 
-    # 4. MS-SSIM of x and roll(x): x = replicate(base, 8) (256 px, 5 scales), replicate(base, 2)
-    #    (64 px, 3 scales), base[:, 16:, 16:] (16 px, 1 scale); and the average over 6 random pairs
+    # 4. MS-SSIM of x and roll(x): x = replicate(base, 8) (256 px), replicate(base, 4) (128 px:
+    #    the smallest window is 8 px), replicate(base, 2) (64 px), base[:, 16:, 16:] (16 px); and the average over 6 random pairs
     #    (seed 5) of [x, roll(x), flip(x), rotate_channels(x)] with x = replicate(base, 2).
-    for name, u8 in (("s256", replicate(base, 8)), ("s64", replicate(base, 2)), ("s16", base[:, 16:, 16:])):
+    for name, u8 in (("s256", replicate(base, 8)), ("s128", replicate(base, 4)), ("s64", replicate(base, 2)),
+                     ("s16", base[:, 16:, 16:])):
         tensors["msssim/" + name] = tensor([ms_ssim(to_float(u8), to_float(roll(u8)))])
     x = replicate(base, 2)
     images = [to_float(t) for t in (x, roll(x), flip(x), rotate_channels(x))]
@@ -340,7 +339,7 @@ def main():
 
     doc = {
         "description": (
-            "Metrics reference values (Benchmarks/metrics_reference.py, float64 numpy/torch). "
+            "Metrics reference values (Benchmarks/metrics_reference.py, float64 numpy/scipy). "
             "base: 3x32x32 uint8; images are uint8 -> float32 x/127.5-1. pyramid/levelK: Laplacian "
             "pyramid of base, coarsest 8 (binomial 5x5, mirror padding). swd/a, swd/b: 32 descriptors "
             "of 147 (c,dy,dx) values; swd/directions 8x147 unit; meanSortedDifference after "
@@ -357,7 +356,7 @@ def main():
         f.write(text + "\n")
     print("wrote %s (%d bytes)" % (os.path.relpath(OUT, ROOT), len(text) + 1))
     for k in ("swd/meanSortedDifference", "swd/meanSortedDifferenceRaw", "swdImages/perLevel",
-              "swdImages/selfPerLevel", "msssim/s256", "msssim/s64", "msssim/s16", "msssim/pairAverage"):
+              "swdImages/selfPerLevel", "msssim/s256", "msssim/s128", "msssim/s64", "msssim/s16", "msssim/pairAverage"):
         print(k, tensors[k]["data"])
 
 

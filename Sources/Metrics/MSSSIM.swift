@@ -14,23 +14,24 @@ import TensorKit
 /// shift invariant, so only the [0, L] convention gives the standard values (Wang's code and
 /// ProGAN's `ms_ssim.py` work on [0, 255] with L = 255, which is the same as [0, 1] with L = 1).
 ///
-/// - window: 11x11 Gaussian, sigma 1.5, normalized to sum 1, applied without padding
+/// - window: 11x11 Gaussian, sigma 1.5 (smaller at coarse scales, below), normalized to sum 1, applied without padding
 ///   ("valid", as in Wang's reference code); local means, variances and covariance from it;
 /// - `C1 = (0.01 L)^2`, `C2 = (0.03 L)^2`;
 /// - at scale j the contrast-structure term `cs_j` is the mean of
 ///   `(2 σxy + C2) / (σx² + σy² + C2)` over all valid pixels and all channels; at the coarsest
 ///   scale the full SSIM (luminance times cs) is averaged instead;
 /// - between scales both images are 2x2 average-pooled;
-/// - `MS-SSIM = prod_j max(cs_j, 0)^w_j * max(ssim_M, 0)^w_M`. Negative terms are clipped to 0
+/// - `MS-SSIM = prod_j max(cs_j, 0)^w_j * max(ssim_5, 0)^w_5`. Negative terms are clipped to 0
 ///   (a non-integer power of a negative number is undefined; this happens only for unrelated,
 ///   anti-correlated images).
 ///
-/// Scale rule for small images: the 11x11 window must fit in the coarsest scale, so the number of
-/// scales is the largest M <= 5 with `S / 2^(M-1) >= 11`, and the first M weights are rescaled to
-/// sum to 1. Thus 256 px and up use all 5 scales, 128 px 4, 64 px 3, 32 px 2 (at 32 and 16 px)
-/// and 16 px 1 (plain SSIM). Why drop scales rather than shrink the window (as ProGAN's
-/// `ms_ssim.py` does): a shrunken window changes what a scale measures; dropping keeps each
-/// remaining scale's definition and weight ratio.
+/// Scales as in the ProGAN authors' `ms_ssim.py`, so that numbers are comparable with the paper's
+/// Table 1: always 5 scales; at a scale of side n the window is min(11, n) pixels with its sigma
+/// shrunk in proportion (1.5 * k / 11; an even-sized window is centred between pixels), so 128 px
+/// images use windows 11, 11, 11, 11 and 8 at 128, 64, 32, 16 and 8 px. The weights are used as
+/// published (they sum to 1.0001; the authors do not renormalize), terms are clipped at 0, and the
+/// scores of the pairs are averaged after the product (one MS-SSIM per pair, then the mean).
+/// Five 2x2 poolings need sides divisible by 16: `ImageBatch` holds powers of two from 16 up.
 public enum MSSSIM {
     /// Per-scale exponents, finest first (Wang et al. 2003).
     public static let weights: [Double] = [0.0448, 0.2856, 0.3001, 0.2363, 0.1333]
@@ -43,11 +44,17 @@ public enum MSSSIM {
     /// Dynamic range L of the data after mapping [-1, 1] to [0, 1].
     public static let dynamicRange = 1.0
 
-    /// Number of scales used for `size` x `size` images (see the scale rule above).
-    public static func scaleCount(forSize size: Int) -> Int {
-        var m = 1
-        while m < weights.count && size >> m >= windowSize { m += 1 }
-        return m
+    /// Number of scales (always the published five; see the type's documentation).
+    public static var scaleCount: Int { weights.count }
+
+    /// Side of the window at each scale, finest first, for `size` x `size` images.
+    public static func windowSizes(forSize size: Int) -> [Int] {
+        (0..<scaleCount).map { min(windowSize, size >> $0) }
+    }
+
+    /// Whether `size` x `size` images can be measured: five exact 2x2 poolings.
+    public static func supports(size: Int) -> Bool {
+        size >= 1 << (scaleCount - 1) && size % (1 << (scaleCount - 1)) == 0
     }
 
     /// The image indices (i, j), i != j, of random pair `k` among `imageCount` images. Pair k is a
@@ -59,31 +66,32 @@ public enum MSSSIM {
         return RandomDraws.pair(CounterRNG(seed: seed), k: k, imageCount: imageCount)
     }
 
-    /// The normalized 1D Gaussian window (the 2D window is its outer product).
-    static let window: [Double] = {
-        let r = Double(windowSize / 2)
-        let g = (0..<windowSize).map { i -> Double in
-            let d = Double(i) - r
-            return exp(-d * d / (2 * windowSigma * windowSigma))
+    /// The normalized 1D Gaussian window of `size` taps, sigma `1.5 * size / 11`, centred between
+    /// the two middle taps when `size` is even (the 2D window is its outer product, already
+    /// normalized since the 2D Gaussian factorizes).
+    static func window(size k: Int) -> [Double] {
+        let sigma = windowSigma * Double(k) / Double(windowSize)
+        let centre = Double(k - 1) / 2
+        let g = (0..<k).map { i -> Double in
+            let d = Double(i) - centre
+            return exp(-d * d / (2 * sigma * sigma))
         }
         let s = g.reduce(0, +)
         return g.map { $0 / s }
-    }()
+    }
 
     /// MS-SSIM of two CHW images of the same shape.
     static func score(_ x: UnsafeBufferPointer<Float>, _ y: UnsafeBufferPointer<Float>,
                       channels: Int, size: Int) -> Double {
-        let scales = scaleCount(forSize: size)
-        let w = weights[0..<scales]
-        let wsum = w.reduce(0, +)
+        precondition(supports(size: size), "MSSSIM.score: size \(size) is not a multiple of 16")
         // To [0, 1] (see the type's documentation for why not [-1, 1]).
         var xs = x.map { (Double($0) + 1) / 2 }, ys = y.map { (Double($0) + 1) / 2 }
         var n = size
         var result = 1.0
-        for j in 0..<scales {
-            let (lcs, cs) = terms(xs, ys, channels: channels, size: n)
-            let last = j == scales - 1
-            result *= pow(max(last ? lcs : cs, 0), w[j] / wsum)
+        for j in 0..<scaleCount {
+            let (lcs, cs) = terms(xs, ys, channels: channels, size: n, window: window(size: min(windowSize, n)))
+            let last = j == scaleCount - 1
+            result *= pow(max(last ? lcs : cs, 0), weights[j])
             if !last {
                 xs = pool(xs, channels: channels, size: n)
                 ys = pool(ys, channels: channels, size: n)
@@ -94,19 +102,19 @@ public enum MSSSIM {
     }
 
     /// Mean over channels and valid pixels of (SSIM map, cs map) at one scale.
-    static func terms(_ x: [Double], _ y: [Double], channels: Int, size n: Int) -> (Double, Double) {
+    static func terms(_ x: [Double], _ y: [Double], channels: Int, size n: Int, window: [Double]) -> (Double, Double) {
         let c1 = (k1 * dynamicRange) * (k1 * dynamicRange)
         let c2 = (k2 * dynamicRange) * (k2 * dynamicRange)
-        let v = n - windowSize + 1
+        let v = n - window.count + 1
         var ssimSum = 0.0, csSum = 0.0
         for c in 0..<channels {
             let px = Array(x[(c * n * n)..<((c + 1) * n * n)])
             let py = Array(y[(c * n * n)..<((c + 1) * n * n)])
-            let mx = validFilter(px, size: n)
-            let my = validFilter(py, size: n)
-            let exx = validFilter(zip(px, px).map { $0 * $1 }, size: n)
-            let eyy = validFilter(zip(py, py).map { $0 * $1 }, size: n)
-            let exy = validFilter(zip(px, py).map { $0 * $1 }, size: n)
+            let mx = validFilter(px, size: n, window: window)
+            let my = validFilter(py, size: n, window: window)
+            let exx = validFilter(zip(px, px).map { $0 * $1 }, size: n, window: window)
+            let eyy = validFilter(zip(py, py).map { $0 * $1 }, size: n, window: window)
+            let exy = validFilter(zip(px, py).map { $0 * $1 }, size: n, window: window)
             for i in 0..<(v * v) {
                 let vx = exx[i] - mx[i] * mx[i]
                 let vy = eyy[i] - my[i] * my[i]
@@ -121,9 +129,9 @@ public enum MSSSIM {
         return (ssimSum / count, csSum / count)
     }
 
-    /// Separable Gaussian filtering of one n x n plane without padding: (n-10) x (n-10) out.
-    static func validFilter(_ p: [Double], size n: Int) -> [Double] {
-        let w = window, k = windowSize, v = n - k + 1
+    /// Separable filtering of one n x n plane by `window` without padding: (n-k+1)^2 out.
+    static func validFilter(_ p: [Double], size n: Int, window w: [Double]) -> [Double] {
+        let k = w.count, v = n - k + 1
         var h = [Double](repeating: 0, count: n * v)
         for r in 0..<n {
             for j in 0..<v {
@@ -202,3 +210,4 @@ public func averageMSSSIM(images: ImageBatch, pairs: Int, seed: UInt64) throws -
     }
     return sum / Double(pairs)
 }
+

@@ -13,7 +13,42 @@ public struct LossConfig: Codable, Equatable, Sendable {
     public var gpTarget: Float = 1
     /// Drift weight epsilon_drift on D(real)^2, keeping critic outputs near 0.
     public var drift: Float = 0.001
+    /// At which resolution the penalty's gradient norm is measured (see `GradientScale`).
+    public var gpScale: GradientScale = .native
+
+    /// Where the gradient-penalty norm is taken, below the final resolution.
+    public enum GradientScale: String, Codable, Sendable, CaseIterable {
+        /// With respect to D's input at the current resolution R.
+        case native
+        /// As the authors' code: with respect to a full-resolution (F) input that D average-pools
+        /// down to R. Pooling by F/R spreads each native gradient value over (F/R)^2 pixels at
+        /// 1/(F/R)^2 each, so that norm is the native norm times R/F; with target 1, the native
+        /// norm is pulled toward F/R (256 at 4x4 of a 1024 run).
+        case fullResolution = "full-resolution"
+    }
+
     public init() {}
+
+    enum CodingKeys: String, CodingKey { case kind, gpLambda, gpTarget, drift, gpScale }
+
+    /// Decodes configurations written before `gpScale` existed as `.native`, what they trained with.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        kind = try c.decode(Kind.self, forKey: .kind)
+        gpLambda = try c.decode(Float.self, forKey: .gpLambda)
+        gpTarget = try c.decode(Float.self, forKey: .gpTarget)
+        drift = try c.decode(Float.self, forKey: .drift)
+        gpScale = try c.decodeIfPresent(GradientScale.self, forKey: .gpScale) ?? .native
+    }
+
+    /// The factor from the native gradient norm at `resolution` to the norm the penalty uses, for
+    /// a network whose final resolution is `finalResolution`.
+    public func gradientNormScale(resolution: Int, finalResolution: Int) -> Float {
+        switch gpScale {
+        case .native: return 1
+        case .fullResolution: return Float(resolution) / Float(finalResolution)
+        }
+    }
 }
 
 /// Named scalar statistics of a loss evaluation, as sums over this rank's samples (divide the
@@ -87,7 +122,9 @@ func gradientPenalty(_ D: Discriminator, reals: Var, fakes: Var, mix: [Float], r
     StepPhase.penaltyGradient.enter()
     let grad = try gradients(of: mixedScores.sum(), wrt: [mixed], createGraph: true)[0]
     StepPhase.penalty.enter()
-    let norms = try grad.square().sum(axes: [1, 2, 3]).sqrt()
+    let scale = config.gradientNormScale(resolution: resolution, finalResolution: D.config.resolution)
+    var norms = try grad.square().sum(axes: [1, 2, 3]).sqrt()
+    if scale != 1 { norms = norms * scale }
     let penalty = try (norms - config.gpTarget).square().sum() * (config.gpLambda / (config.gpTarget * config.gpTarget) / n)
     return (penalty, norms)
 }

@@ -13,8 +13,28 @@ final class MSSSIMTests: XCTestCase {
         return (0..<(count * channels * size * size)).map { 2 * rng.uniform(stream: 1, index: UInt64($0)) - 1 }
     }
 
-    func testScaleCountFollowsWindowFit() {
-        XCTAssertEqual([16, 32, 64, 128, 256, 1024].map(MSSSIM.scaleCount(forSize:)), [1, 2, 3, 4, 5, 5])
+    /// The authors' rule: five scales at every size, the window shrunk to the coarse scales.
+    func testFiveScalesWithTheWindowShrunkToTheImage() {
+        XCTAssertEqual(MSSSIM.scaleCount, 5)
+        XCTAssertEqual(MSSSIM.windowSizes(forSize: 1024), [11, 11, 11, 11, 11])
+        XCTAssertEqual(MSSSIM.windowSizes(forSize: 128), [11, 11, 11, 11, 8])
+        XCTAssertEqual(MSSSIM.windowSizes(forSize: 16), [11, 8, 4, 2, 1])
+        XCTAssertEqual([16, 32, 48, 128].map(MSSSIM.supports(size:)), [true, true, true, true])
+        XCTAssertEqual([8, 24, 100].map(MSSSIM.supports(size:)), [false, false, false])
+    }
+
+    /// Windows sum to 1, are symmetric, and an even one is centred between its middle taps: its
+    /// sigma is 1.5 * k / 11, so the ratio of neighbouring taps follows from the Gaussian.
+    func testShrunkWindowIsTheScaledGaussian() {
+        for k in [11, 8, 4, 2, 1] {
+            let w = MSSSIM.window(size: k)
+            XCTAssertEqual(w.count, k)
+            XCTAssertEqual(w.reduce(0, +), 1, accuracy: 1e-12)
+            for i in 0..<k { XCTAssertEqual(w[i], w[k - 1 - i], accuracy: 1e-15) }
+        }
+        let w = MSSSIM.window(size: 8), sigma = 1.5 * 8 / 11
+        // Taps at -0.5 and -1.5 from the centre: ratio exp((1.5^2 - 0.5^2) / (2 sigma^2)).
+        XCTAssertEqual(w[3] / w[2], exp((2.25 - 0.25) / (2 * sigma * sigma)), accuracy: 1e-12)
     }
 
     func testIdenticalImagesScoreOne() throws {
@@ -52,9 +72,10 @@ final class MSSSIMTests: XCTestCase {
         let s = 16
         let dark = try ImageBatch(uint8: [UInt8](repeating: 10, count: s * s), count: 1, channels: 1, height: s, width: s)
         let darker = try ImageBatch(uint8: [UInt8](repeating: 20, count: s * s), count: 1, channels: 1, height: s, width: s)
-        // Constant images: cs = 1, so SSIM = l = (2*10*20 + C1) / (10^2 + 20^2 + C1) with C1 = 2.55^2.
+        // Constant images: every cs = 1, and at the coarsest scale SSIM = l = (2*10*20 + C1) /
+        // (10^2 + 20^2 + C1) with C1 = 2.55^2, raised to that scale's weight 0.1333.
         let c1 = 2.55 * 2.55
-        XCTAssertEqual(try multiScaleSSIM(dark, darker)[0], (400 + c1) / (500 + c1), accuracy: 1e-9)
+        XCTAssertEqual(try multiScaleSSIM(dark, darker)[0], pow((400 + c1) / (500 + c1), 0.1333), accuracy: 1e-9)
     }
 
     func testAverageOverPairs() throws {

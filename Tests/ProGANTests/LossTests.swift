@@ -191,3 +191,77 @@ final class LossTests: XCTestCase {
         }
     }
 }
+
+/// The authors' gradient-penalty scale: their D takes a full-resolution input and average-pools it
+/// down to the current resolution, and the penalty's norm is taken with respect to that input.
+final class FullResolutionPenaltyTests: XCTestCase {
+    let mix: [Float] = [0.2, 0.7, 0.45]
+
+    /// The reference does what the authors' graph does: the mixed batch at R is nearest-upscaled to
+    /// F, D sees it pooled back down (so its values are exactly the native mix), and the gradient is
+    /// taken with respect to the F x F input, recorded, and differentiated again for D's weights.
+    /// `gradientPenalty` with `.fullResolution` must give the same norms, penalty and weight
+    /// gradients, while computing only at R. Tolerance: both sides sum the same products in a
+    /// different order (pooling's adjoint spreads g/(F/R)^2 over (F/R)^2 pixels, then squares and
+    /// sums them): float32 rounding of sums of a few hundred positive terms, ~1e-6 relative.
+    func testScaledPenaltyEqualsTheUpscaledInputReference() throws {
+        let F = 16
+        for (R, alpha) in [(8, Float(0.6)), (4, Float(1)), (16, Float(0.3))] {
+            let D = Discriminator(smallConfig(resolution: F), seed: 77)
+            for (i, p) in D.parameters.parameters.enumerated() where p.name!.hasSuffix("/bias") {
+                p.assign(TestTensors.normal(p.shape, seed: 900 &+ UInt64(i), scale: 0.2))
+            }
+            let reals = TestTensors.normal([3, 3, R, R], seed: 5), fakes = TestTensors.normal([3, 3, R, R], seed: 6, scale: 0.5)
+            var config = LossConfig()
+            config.gpScale = .fullResolution
+            config.gpTarget = 1
+            let n: Float = 3
+
+            let (penalty, norms) = try gradientPenalty(D, reals: Var(reals), fakes: Var(fakes), mix: mix, resolution: R,
+                                                       alpha: alpha, n: n, comm: LocalCollective(), config: config)
+            let ours = try gradients(of: penalty, wrt: D.parameters.parameters)
+
+            // Reference: mix at R, upscale to F, pool back inside the graph, gradient w.r.t. the F input.
+            let t = Var(Tensor(shape: [3, 1, 1, 1], data: mix))
+            var up = try Var.lerp(Var(reals), Var(fakes), t)
+            var s = R
+            while s < F { up = try up.upsample2x(); s *= 2 }
+            let input = Var(up.value, requiresGrad: true)
+            var x = input
+            while s > R { x = try x.avgPool2x(); s /= 2 }
+            let scores = try D(x, resolution: R, alpha: alpha)
+            let g = try gradients(of: scores.sum(), wrt: [input], createGraph: true)[0]
+            XCTAssertEqual(g.shape, [3, 3, F, F])
+            let refNorms = try g.square().sum(axes: [1, 2, 3]).sqrt()
+            let refPenalty = try (refNorms - config.gpTarget).square().sum() * (config.gpLambda / n)
+            let reference = try gradients(of: refPenalty, wrt: D.parameters.parameters)
+
+            for (a, b) in zip(norms.value.data, refNorms.value.data) {
+                XCTAssertEqual(a, b, accuracy: 1e-5 * max(1, abs(b)), "norm at \(R)")
+            }
+            XCTAssertEqual(penalty.value.sumAll(), refPenalty.value.sumAll(), accuracy: 1e-5 * max(1, abs(refPenalty.value.sumAll())))
+            for (a, b) in zip(ours, reference) {
+                let scale = b.value.data.map { abs($0) }.max() ?? 0
+                let diff = zip(a.value.data, b.value.data).map { abs($0 - $1) }.max() ?? 0
+                XCTAssertLessThanOrEqual(diff, 1e-5 * max(scale, 1e-6), "weight gradient at \(R)")
+            }
+            // And the option changes the norm by exactly R/F against the native penalty.
+            config.gpScale = .native
+            let (_, native) = try gradientPenalty(D, reals: Var(reals), fakes: Var(fakes), mix: mix, resolution: R,
+                                                  alpha: alpha, n: n, comm: LocalCollective(), config: config)
+            for (a, b) in zip(norms.value.data, native.value.data) {
+                XCTAssertEqual(a, b * Float(R) / Float(F), accuracy: 1e-6 * b)
+            }
+        }
+    }
+
+    /// Configurations saved before the option existed decode as the native scale they trained with.
+    func testOldConfigurationsDecodeAsNative() throws {
+        let old = #"{"kind":"wgangp","gpLambda":10,"gpTarget":1,"drift":0.001}"#
+        let c = try JSONDecoder().decode(LossConfig.self, from: Data(old.utf8))
+        XCTAssertEqual(c.gpScale, .native)
+        var f = LossConfig()
+        f.gpScale = .fullResolution
+        XCTAssertEqual(try JSONDecoder().decode(LossConfig.self, from: JSONEncoder().encode(f)), f)
+    }
+}
