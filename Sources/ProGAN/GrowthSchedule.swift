@@ -109,3 +109,26 @@ extension GrowthSchedule {
         return s
     }
 }
+
+extension GrowthSchedule {
+    /// The integer bounds of the authors' level of detail at a resolution and fade weight. The
+    /// level of detail counts halvings below the final resolution and is fractional during a fade
+    /// (`log2(F / R) + 1 - alpha`), so a fade has bounds (lod, lod + 1) and a stable phase (lod, lod).
+    public func levelOfDetailBounds(resolution: Int, alpha: Float) -> (floor: Int, ceil: Int) {
+        let lod = log2(finalResolution) - log2(resolution)
+        return alpha < 1 ? (lod, lod + 1) : (lod, lod)
+    }
+
+    /// Whether Adam's moments are reset before the step at `point`, following the last step at
+    /// (`previousResolution`, `previousAlpha`): the authors' code resets whenever the floor or the
+    /// ceiling of the level of detail changes, which is at the start of every fade and again at
+    /// the start of every stable phase. A `previousResolution` of 0 means there was no step (a fresh
+    /// run, whose moments are zero anyway; a resume restores the previous step's values, so it
+    /// resets exactly where the uninterrupted run would).
+    public func resetsOptimizer(previousResolution: Int, previousAlpha: Float, next point: SchedulePoint) -> Bool {
+        guard previousResolution != 0 else { return false }
+        let before = levelOfDetailBounds(resolution: previousResolution, alpha: previousAlpha)
+        let after = levelOfDetailBounds(resolution: point.resolution, alpha: point.alpha)
+        return before.floor != after.floor || before.ceil != after.ceil
+    }
+}

@@ -85,3 +85,44 @@ final class GrowthScheduleTests: XCTestCase {
         XCTAssertThrowsError(try s.validate(ranks: 1))
     }
 }
+
+/// Adam resets where the authors' code makes them: floor or ceiling of the level of detail changes.
+final class OptimizerResetTests: XCTestCase {
+    /// Walks a small schedule step by step and lists the images-shown counts where a reset happens.
+    func resets(_ s: GrowthSchedule, step: Int) -> [Int] {
+        var out: [Int] = []
+        var (res, alpha) = (0, Float(0))
+        var shown = 0
+        while Double(shown) < s.totalKimg * 1000 {
+            let p = s.point(imagesShown: shown)
+            if s.resetsOptimizer(previousResolution: res, previousAlpha: alpha, next: p) { out.append(shown) }
+            (res, alpha) = (p.resolution, p.alpha)
+            shown += step
+        }
+        return out
+    }
+
+    func testResetsAtTheStartOfEveryFadeAndEveryStablePhase() {
+        // 4 -> 16, 1k stable + 1k fade, 4 images a step: phases start at 1000 (fade 8),
+        // 2000 (stable 8), 3000 (fade 16), 4000 (stable 16). The first fade step is the first one
+        // past the stable phase's end (alpha > 0), at 1004.
+        let s = GrowthSchedule(finalResolution: 16, stabilizeKimg: 1, fadeKimg: 1, totalKimg: 5)
+        XCTAssertEqual(resets(s, step: 4), [1004, 2000, 3004, 4000])
+    }
+
+    func testWithoutFadesEveryGrowthResetsOnce() {
+        let s = GrowthSchedule(finalResolution: 16, stabilizeKimg: 1, fadeKimg: 0, totalKimg: 3)
+        XCTAssertEqual(resets(s, step: 4), [1000, 2000])
+    }
+
+    func testBoundsOfTheLevelOfDetail() {
+        let s = GrowthSchedule.paper(finalResolution: 1024)
+        XCTAssertTrue(s.levelOfDetailBounds(resolution: 1024, alpha: 1) == (0, 0))
+        XCTAssertTrue(s.levelOfDetailBounds(resolution: 1024, alpha: 0.3) == (0, 1))
+        XCTAssertTrue(s.levelOfDetailBounds(resolution: 4, alpha: 1) == (8, 8))
+        // A fresh run does not reset; a stable step after a stable step at the same level does not.
+        let p = s.point(imagesShown: 0)
+        XCTAssertFalse(s.resetsOptimizer(previousResolution: 0, previousAlpha: 0, next: p))
+        XCTAssertFalse(s.resetsOptimizer(previousResolution: 4, previousAlpha: 1, next: p))
+    }
+}
