@@ -13,6 +13,8 @@ public struct LossConfig: Codable, Equatable, Sendable {
     public var gpTarget: Float = 1
     /// Drift weight epsilon_drift on D(real)^2, keeping critic outputs near 0.
     public var drift: Float = 0.001
+    /// LSGAN: weight of the fake term of D's loss (the authors' Theano code uses 0.1).
+    public var lsganFakeWeight: Float = 0.1
     /// At which resolution the penalty's gradient norm is measured (see `GradientScale`).
     public var gpScale: GradientScale = .native
 
@@ -29,15 +31,17 @@ public struct LossConfig: Codable, Equatable, Sendable {
 
     public init() {}
 
-    enum CodingKeys: String, CodingKey { case kind, gpLambda, gpTarget, drift, gpScale }
+    enum CodingKeys: String, CodingKey { case kind, gpLambda, gpTarget, drift, lsganFakeWeight, gpScale }
 
-    /// Decodes configurations written before `gpScale` existed as `.native`, what they trained with.
+    /// Decodes configurations written before `gpScale` and `lsganFakeWeight` existed as what they
+    /// trained with: the native norm and an unweighted fake term.
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         kind = try c.decode(Kind.self, forKey: .kind)
         gpLambda = try c.decode(Float.self, forKey: .gpLambda)
         gpTarget = try c.decode(Float.self, forKey: .gpTarget)
         drift = try c.decode(Float.self, forKey: .drift)
+        lsganFakeWeight = try c.decodeIfPresent(Float.self, forKey: .lsganFakeWeight) ?? 1
         gpScale = try c.decodeIfPresent(GradientScale.self, forKey: .gpScale) ?? .native
     }
 
@@ -75,7 +79,7 @@ public func discriminatorLoss(_ D: Discriminator, reals: Var, fakes: Var, mix: [
     var stats: LossStats = ["D/real": realScores.value.sumAll(), "D/fake": fakeScores.value.sumAll()]
     switch config.kind {
     case .lsgan:
-        let loss = try ((realScores - 1).square().sum() + fakeScores.square().sum()) * (0.5 / n)
+        let loss = try ((realScores - 1).square().sum() + fakeScores.square().sum() * config.lsganFakeWeight) * (0.5 / n)
         stats["loss/D"] = loss.value.sumAll()
         return (loss, stats)
     case .wgangp:

@@ -159,8 +159,14 @@ final class LossTests: XCTestCase {
         var config = LossConfig()
         config.kind = .lsgan
         let (real, fake) = (try scores(D, reals), try scores(D, fakes))
-        let expected = 0.5 * mean(real.map { ($0 - 1) * ($0 - 1) }) + 0.5 * mean(fake.map { $0 * $0 })
-        XCTAssertEqual(try lossValue(D, config: config).0, expected, accuracy: 1e-5 * max(1, abs(expected)))
+        // The authors' weighting: the fake term counts 0.1 (LossConfig's default), and any other
+        // weight as set.
+        for weight in [Float(0.1), 1, 0.35] {
+            config.lsganFakeWeight = weight
+            let expected = 0.5 * mean(real.map { ($0 - 1) * ($0 - 1) }) + 0.5 * Double(weight) * mean(fake.map { $0 * $0 })
+            XCTAssertEqual(try lossValue(D, config: config).0, expected, accuracy: 1e-5 * max(1, abs(expected)), "weight \(weight)")
+        }
+        XCTAssertEqual(LossConfig().lsganFakeWeight, 0.1)
     }
 
     func testGeneratorLosses() throws {
@@ -260,6 +266,7 @@ final class FullResolutionPenaltyTests: XCTestCase {
         let old = #"{"kind":"wgangp","gpLambda":10,"gpTarget":1,"drift":0.001}"#
         let c = try JSONDecoder().decode(LossConfig.self, from: Data(old.utf8))
         XCTAssertEqual(c.gpScale, .native)
+        XCTAssertEqual(c.lsganFakeWeight, 1)
         var f = LossConfig()
         f.gpScale = .fullResolution
         XCTAssertEqual(try JSONDecoder().decode(LossConfig.self, from: JSONEncoder().encode(f)), f)
