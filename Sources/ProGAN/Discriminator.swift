@@ -71,6 +71,9 @@ public final class Discriminator {
         var r = resolution
         while r > 4 {
             for conv in convs[r]! { x = try conv(x, leakyReLUSlope: slope) }
+            // Pooled after the second conv's LReLU, as the authors' Theano code (the paper's
+            // numbers) does; their TF code pools before the activation by default. LReLU and a 2x2
+            // mean do not commute, so this choice changes D slightly; we follow the paper's code.
             x = try x.avgPool2x()
             if r == resolution && alpha < 1 {
                 let old = try fromRGB[r / 2]!(images.avgPool2x(), leakyReLUSlope: slope)
