@@ -36,16 +36,9 @@ struct BenchCommand: ParsableCommand {
     var scratchFloats = Tensor.im2colBudget
     @Flag(help: "Print one JSON object to stdout instead of the report.") var json = false
 
+    /// The flags of this command alone; the benchmark's own options are checked by
+    /// `BenchmarkOptions.validate` when the benchmark is set up.
     func validate() throws {
-        guard res >= 4, res <= 1024, res & (res - 1) == 0 else {
-            throw ValidationError("--res \(res) is not a power of two between 4 and 1024")
-        }
-        if let maxRes, maxRes < res || maxRes > 1024 || maxRes & (maxRes - 1) != 0 {
-            throw ValidationError("--max-res \(maxRes) is not a power of two between --res \(res) and 1024")
-        }
-        if let batch, batch < 1 { throw ValidationError("--batch must be at least 1, got \(batch)") }
-        guard iters >= 1 else { throw ValidationError("--iters must be at least 1, got \(iters)") }
-        guard warmup >= 0 else { throw ValidationError("--warmup must be at least 0, got \(warmup)") }
         guard scratchFloats >= 1 else { throw ValidationError("--scratch-floats must be at least 1, got \(scratchFloats)") }
         guard conv == "auto" || conv == "im2col" else {
             throw ValidationError("--conv must be auto or im2col, got \(conv)")
