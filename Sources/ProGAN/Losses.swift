@@ -32,7 +32,9 @@ public func discriminatorLoss(_ D: Discriminator, reals: Var, fakes: Var, mix: [
     let n = Float(globalBatch)
     let (realScores, fakeScores) = try scoreRealsAndFakes(D, reals: reals, fakes: fakes, resolution: resolution,
                                                           alpha: alpha, comm: comm)
-    var stats = StepStats(realScores: realScores.value.sumAll(), fakeScores: fakeScores.value.sumAll())
+    var stats = StepStats()
+    stats.realScores = realScores.value.sumAll()
+    stats.fakeScores = fakeScores.value.sumAll()
     switch config.kind {
     case .lsgan:
         let loss = try ((realScores - 1).square().sum() + fakeScores.square().sum()) * (0.5 / n)
@@ -133,5 +135,7 @@ public func generatorLoss(_ D: Discriminator, fakes: Var, resolution: Int, alpha
     case .wgangp: loss = try -scores.sum() * (1 / n)
     case .lsgan: loss = try (scores - 1).square().sum() * (0.5 / n)
     }
-    return (loss, StepStats(lossG: loss.value.sumAll()))
+    var stats = StepStats()
+    stats.lossG = loss.value.sumAll()
+    return (loss, stats)
 }

@@ -22,16 +22,8 @@ public struct StepStats: Codable, Equatable, Sendable {
     /// Norms of D's input gradient at the penalty's mixed samples.
     public var gradientNorms: Double?
 
-    public init(lossD: Double? = nil, lossG: Double? = nil, gradientPenalty: Double? = nil, drift: Double? = nil,
-                realScores: Double? = nil, fakeScores: Double? = nil, gradientNorms: Double? = nil) {
-        self.lossD = lossD
-        self.lossG = lossG
-        self.gradientPenalty = gradientPenalty
-        self.drift = drift
-        self.realScores = realScores
-        self.fakeScores = fakeScores
-        self.gradientNorms = gradientNorms
-    }
+    /// No statistics (fields are set one by one).
+    public init() {}
 
     public enum CodingKeys: String, CodingKey, CaseIterable, Sendable {
         case lossD = "loss/D", lossG = "loss/G", gradientPenalty = "loss/gp", drift = "loss/drift"

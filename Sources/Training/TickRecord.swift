@@ -60,7 +60,8 @@ public struct StepTimings: Codable, Equatable, Sendable {
 
 /// One tick of a training run: the line metrics.jsonl gets and the scalars TensorBoard gets.
 /// Its coding keys are the metrics.jsonl names (flat: the loss means and timings sit beside the
-/// schedule fields); `scalars` gives each its TensorBoard tag.
+/// schedule fields); `scalars` gives each its TensorBoard tag. Made by `TrainingRun` (the
+/// memberwise initializer); decodable by anyone reading metrics.jsonl.
 public struct TickRecord: Codable, Equatable, Sendable {
     /// Thousands of images shown to D.
     public var kimg: Double
@@ -84,29 +85,35 @@ public struct TickRecord: Codable, Equatable, Sendable {
     /// Seconds spent in each part of the tick's steps.
     public var timings: StepTimings
 
-    public init(kimg: Double, step: Int, resolution: Int, alpha: Double, minibatch: Int, learningRate: Double,
-                secondsPerKimg: Double, elapsedSeconds: Double, skippedD: Int, skippedG: Int, time: Double,
-                losses: StepStats, timings: StepTimings) {
-        self.kimg = kimg
-        self.step = step
-        self.resolution = resolution
-        self.alpha = alpha
-        self.minibatch = minibatch
-        self.learningRate = learningRate
-        self.secondsPerKimg = secondsPerKimg
-        self.elapsedSeconds = elapsedSeconds
-        self.skippedD = skippedD
-        self.skippedG = skippedG
-        self.time = time
-        self.losses = losses
-        self.timings = timings
-    }
-
     public enum CodingKeys: String, CodingKey, CaseIterable, Sendable {
         case kimg, step, resolution, alpha, minibatch, learningRate = "lr", secondsPerKimg = "sec_per_kimg"
         case elapsedSeconds = "elapsed_s", skippedD = "skipped_D", skippedG = "skipped_G", time
     }
 
+    /// Every value TensorBoard charts, with its tag: the schedule under "Progress/", timings under
+    /// "Timing/", losses under "Loss/", D's statistics under "D/". The wall clock `time` is left
+    /// out: every event carries it (and a float32 would round it to minutes).
+    public var scalars: [(tag: String, value: Double)] {
+        let schedule: [(CodingKeys, Double)] = [
+            (.kimg, kimg), (.step, Double(step)), (.resolution, Double(resolution)), (.alpha, alpha),
+            (.minibatch, Double(minibatch)), (.learningRate, learningRate), (.skippedD, Double(skippedD)),
+            (.skippedG, Double(skippedG)), (.secondsPerKimg, secondsPerKimg), (.elapsedSeconds, elapsedSeconds),
+        ]
+        var out = schedule.compactMap { key, value in key.tensorBoardTag.map { (tag: $0, value: value) } }
+        for key in StepStats.CodingKeys.allCases { if let v = losses[key] { out.append((key.tensorBoardTag, v)) } }
+        for key in StepTimings.CodingKeys.allCases { out.append((key.tensorBoardTag, timings[keyPath: key.field])) }
+        return out
+    }
+
+    /// The TensorBoard tag of a metrics.jsonl key, nil for `time` (not charted) and unknown keys.
+    public static func tensorBoardTag(forKey key: String) -> String? {
+        if let k = StepStats.CodingKeys(rawValue: key) { return k.tensorBoardTag }
+        if let k = StepTimings.CodingKeys(rawValue: key) { return k.tensorBoardTag }
+        return CodingKeys(rawValue: key)?.tensorBoardTag
+    }
+}
+
+extension TickRecord {
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         kimg = try c.decode(Double.self, forKey: .kimg)
@@ -140,28 +147,6 @@ public struct TickRecord: Codable, Equatable, Sendable {
         // The same keyed container: one flat JSON object.
         try losses.encode(to: encoder)
         try timings.encode(to: encoder)
-    }
-
-    /// Every value TensorBoard charts, with its tag: the schedule under "Progress/", timings under
-    /// "Timing/", losses under "Loss/", D's statistics under "D/". The wall clock `time` is left
-    /// out: every event carries it (and a float32 would round it to minutes).
-    public var scalars: [(tag: String, value: Double)] {
-        let schedule: [(CodingKeys, Double)] = [
-            (.kimg, kimg), (.step, Double(step)), (.resolution, Double(resolution)), (.alpha, alpha),
-            (.minibatch, Double(minibatch)), (.learningRate, learningRate), (.skippedD, Double(skippedD)),
-            (.skippedG, Double(skippedG)), (.secondsPerKimg, secondsPerKimg), (.elapsedSeconds, elapsedSeconds),
-        ]
-        var out = schedule.compactMap { key, value in key.tensorBoardTag.map { (tag: $0, value: value) } }
-        for key in StepStats.CodingKeys.allCases { if let v = losses[key] { out.append((key.tensorBoardTag, v)) } }
-        for key in StepTimings.CodingKeys.allCases { out.append((key.tensorBoardTag, timings[keyPath: key.field])) }
-        return out
-    }
-
-    /// The TensorBoard tag of a metrics.jsonl key, nil for `time` (not charted) and unknown keys.
-    public static func tensorBoardTag(forKey key: String) -> String? {
-        if let k = StepStats.CodingKeys(rawValue: key) { return k.tensorBoardTag }
-        if let k = StepTimings.CodingKeys(rawValue: key) { return k.tensorBoardTag }
-        return CodingKeys(rawValue: key)?.tensorBoardTag
     }
 }
 

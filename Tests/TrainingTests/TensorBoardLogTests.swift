@@ -23,9 +23,11 @@ final class TensorBoardLogTests: XCTestCase {
     func testTickRecordKeys() throws {
         var timings = StepTimings()
         timings.penalty = 0.25
+        var losses = StepStats()
+        (losses.lossD, losses.lossG, losses.realScores, losses.fakeScores) = (-0.5, 0.25, 1, -1)
         let record = TickRecord(kimg: 1.5, step: 12, resolution: 8, alpha: 0.5, minibatch: 16, learningRate: 0.001,
                                 secondsPerKimg: 3, elapsedSeconds: 9, skippedD: 1, skippedG: 0, time: 1e9,
-                                losses: StepStats(lossD: -0.5, lossG: 0.25, realScores: 1, fakeScores: -1),
+                                losses: losses,
                                 timings: timings)
         let data = try JSONEncoder().encode(record)
         let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: data) as? [String: Any])
