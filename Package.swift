@@ -27,8 +27,8 @@ let package = Package(
         .target(name: "TensorKit", dependencies: ["COpenBLAS"], swiftSettings: optimize),
         // Reverse-mode autograd whose backward rules are themselves differentiable.
         .target(name: "Autograd", dependencies: ["TensorKit"], swiftSettings: optimize),
-        // MPI communicator and the collective backend for Autograd's differentiable collectives.
-        .target(name: "Distributed", dependencies: ["CMPI", "Autograd", "TensorKit"], swiftSettings: optimize),
+        // Open MPI: environment, communicator, launch checks, watchdog (nothing model-specific).
+        .target(name: "Distributed", dependencies: ["CMPI"], swiftSettings: optimize),
         // HDF5 files: datasets of images per resolution, checkpoints.
         .target(name: "Storage", dependencies: ["CHDF5"], swiftSettings: optimize),
         // PNG/JPEG decode and encode, resizing, sample grids.

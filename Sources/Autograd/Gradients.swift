@@ -42,8 +42,9 @@ func reachedGradients(of output: Var, wrt inputs: [Var], seed: Var? = nil,
     // Profiling: a plain backward pass charges each rule to the phase of the node it belongs to;
     // one that records a graph (createGraph) is part of a forward computation and stays in the
     // caller's phase, whose tag its new nodes get.
-    let byNode = Profiler.isEnabled && !createGraph
-    let callerSlot = Profiler.current
+    // The pass's own bookkeeping outside the rules is the caller phase's backward work.
+    let byNode = Profiler.isTiming && !createGraph
+    let callerSlot = byNode ? Profiler.enter(Profiler.phase, backward: true) : Profiler.current
     defer { if byNode { Profiler.restore(callerSlot) } }
     try GradMode.with(createGraph) {
         for node in order.reversed() {

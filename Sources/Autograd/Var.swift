@@ -38,10 +38,10 @@ public final class Var {
     public var name: String?
     /// Accumulated gradient of a parameter, filled by `accumulateGradients`.
     public var grad: Tensor?
-    /// The `Profiler` phase this node was made in (0 while profiling is off): a plain backward
+    /// The `Profiler` phase this node was made in (0 while its clock is off): a plain backward
     /// pass charges this node's rule to that phase.
     public let phase: Int
-    /// Bytes of `value` counted as live by the profiler (0 if it was off at creation).
+    /// Bytes of `value` counted as live by the profiler (0 unless it recorded everything at creation).
     let profiledBytes: Int
 
     /// A leaf: a constant (`requiresGrad: false`) or a parameter or input to differentiate.
@@ -70,7 +70,8 @@ public final class Var {
     /// The current phase and, while profiling, the value's bytes counted as held by it.
     @inline(__always)
     static func profile(_ value: Tensor) -> (Int, Int) {
-        guard Profiler.isEnabled else { return (0, 0) }
+        guard Profiler.isTiming else { return (0, 0) }
+        guard Profiler.isEnabled else { return (Profiler.phase, 0) }
         let bytes = value.count * MemoryLayout<Float>.stride
         Profiler.retain(bytes: bytes, phase: Profiler.phase)
         return (Profiler.phase, bytes)

@@ -1,4 +1,3 @@
-import Autograd
 import Foundation
 
 /// A collective that returned something other than its closed-form result on some rank.
@@ -105,8 +104,8 @@ public func runCollectiveSelfTest(_ comm: Communicator) throws -> String {
     let blockMax = try comm.reduceScatter(sending: (0..<(2 * n)).map { Double(r * $0) }, op: .max)
     check("reduceScatter [Double] max", blockMax, (2 * r ..< 2 * r + 2).map { Double(last * $0) })
 
-    // The non-throwing Collective methods the autograd graph calls.
-    let collective: Collective = comm
+    // The non-throwing methods the autograd graph calls (through Training's Collective conformance).
+    let collective = comm
     check("Collective.allGather", collective.allGather([Float(r)]), (0..<n).map { Float($0) })
     check("Collective.reduceScatter", collective.reduceScatter((0..<n).map { Float($0 * r) }),
           [Float(r * triangle)])

@@ -1,18 +1,18 @@
-import Autograd
 import CMPI
 import Foundation
 
-/// A group of MPI ranks and the collectives over it; the MPI backend of Autograd's `Collective`.
+/// A group of MPI ranks and the collectives over it. (The Training module makes it the model's
+/// `Collective` and the loop's `ProcessGroup`.)
 ///
 /// Every method is collective: every rank of the group must call the same methods in the same
 /// order with matching arguments (equal counts where stated, the same root). The throwing
-/// methods return MPI's errors; the `Collective` methods end the job instead (see there).
+/// methods return MPI's errors; the non-throwing ones end the job instead (see there).
 /// Every collective is watched by a `CollectiveWatchdog`.
 ///
 /// Not thread-safe: use one communicator from one thread at a time. A later communication
 /// thread (bucketed allreduce overlapping backward) should use its own `duplicate()`, which
 /// keeps its messages apart and has its own watchdog.
-public final class Communicator: Collective {
+public final class Communicator {
     /// The MPI library this communicator needs; kept alive (not finalized) while it exists.
     public let environment: MPIEnvironment
     /// This process's index in the group, `0..<size`.
@@ -331,7 +331,7 @@ public final class Communicator: Collective {
     }
 }
 
-// MARK: - Collective (Autograd)
+// MARK: - Collectives that end the job on failure (what a model's graph calls)
 
 extension Communicator {
     /// Concatenates equal-length buffers of all ranks in rank order; on an MPI error, prints

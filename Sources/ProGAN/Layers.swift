@@ -1,32 +1,6 @@
 import Autograd
 import TensorKit
 
-/// The trainable tensors of a network, in a fixed order, each named by its path
-/// (e.g. "G/8x8/conv0/weight"). The order is the layout of fused gradient buffers and checkpoints.
-public final class ParameterSet {
-    /// Parameters in registration order.
-    public private(set) var parameters: [Var] = []
-
-    public init() {}
-
-    /// Registers a new parameter with `value`, returning its node.
-    func add(_ name: String, _ value: Tensor) -> Var {
-        precondition(!parameters.contains { $0.name == name }, "duplicate parameter \(name)")
-        let v = Var(value, requiresGrad: true, name: name)
-        parameters.append(v)
-        return v
-    }
-
-    /// Total number of scalars.
-    public var count: Int { parameters.reduce(0) { $0 + $1.value.count } }
-
-    /// Names in order.
-    public var names: [String] { parameters.map { $0.name ?? "" } }
-
-    /// The parameter with this name, if any.
-    public subscript(name: String) -> Var? { parameters.first { $0.name == name } }
-}
-
 /// Draws layer weights: N(0,1) per element, from a stream derived from the parameter's name, so
 /// every rank and every run with the same seed initializes identically.
 struct Initializer {

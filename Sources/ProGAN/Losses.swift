@@ -1,4 +1,3 @@
-import Dispatch
 import Autograd
 import TensorKit
 
@@ -55,10 +54,6 @@ public struct LossConfig: Codable, Equatable, Sendable {
     }
 }
 
-/// Named scalar statistics of a loss evaluation, as sums over this rank's samples (divide the
-/// all-reduced sum by the global minibatch to report means).
-public typealias LossStats = [String: Double]
-
 /// The D loss for this rank's share of a global minibatch, scaled so that summing the losses
 /// (and the gradients) of all ranks gives the mean over the global minibatch.
 ///
@@ -72,30 +67,28 @@ public typealias LossStats = [String: Double]
 ///   - globalBatch: the global minibatch size N over all ranks.
 public func discriminatorLoss(_ D: Discriminator, reals: Var, fakes: Var, mix: [Float], resolution: Int,
                               alpha: Float, globalBatch: Int, comm: Collective,
-                              config: LossConfig) throws -> (loss: Var, stats: LossStats) {
+                              config: LossConfig) throws -> (loss: Var, stats: StepStats) {
     let n = Float(globalBatch)
     let (realScores, fakeScores) = try scoreRealsAndFakes(D, reals: reals, fakes: fakes, resolution: resolution,
                                                           alpha: alpha, comm: comm)
-    var stats: LossStats = ["D/real": realScores.value.sumAll(), "D/fake": fakeScores.value.sumAll()]
+    var stats = StepStats()
+    stats.realScores = realScores.value.sumAll()
+    stats.fakeScores = fakeScores.value.sumAll()
     switch config.kind {
     case .lsgan:
         let loss = try ((realScores - 1).square().sum() + fakeScores.square().sum() * config.lsganFakeWeight) * (0.5 / n)
-        stats["loss/D"] = loss.value.sumAll()
+        stats.lossD = loss.value.sumAll()
         return (loss, stats)
     case .wgangp:
         let wdist = try (fakeScores.sum() - realScores.sum()) * (1 / n)
-        // Profiler phases (for `progan-mpi bench`; no-ops unless it profiles): the penalty's
-        // forward, and its recorded first backward, which the D step's backward differentiates.
-        let caller = StepPhase.penalty.enter()
         let (penalty, norms) = try gradientPenalty(D, reals: reals, fakes: fakes, mix: mix, resolution: resolution,
                                                    alpha: alpha, n: n, comm: comm, config: config)
-        Profiler.restore(caller)
         let drift = try realScores.square().sum() * (config.drift / n)
         let loss = try wdist + penalty + drift
-        stats["loss/D"] = loss.value.sumAll()
-        stats["loss/gp"] = penalty.value.sumAll()
-        stats["loss/drift"] = drift.value.sumAll()
-        stats["grad_norm"] = norms.value.sumAll()
+        stats.lossD = loss.value.sumAll()
+        stats.gradientPenalty = penalty.value.sumAll()
+        stats.drift = drift.value.sumAll()
+        stats.gradientNorms = norms.value.sumAll()
         return (loss, stats)
     }
 }
@@ -116,21 +109,23 @@ func scoreRealsAndFakes(_ D: Discriminator, reals: Var, fakes: Var, resolution: 
 
 /// The WGAN-GP penalty `lambda / target^2 * sum (|grad D(x_hat)| - target)^2 / n` on images mixed
 /// per sample by `mix`, and the gradient norms. The gradient is recorded (createGraph) so the
-/// penalty can be differentiated. Profiler phases: the mixing and D on it in `penalty`, the recorded
-/// first backward in `penaltyGradient`; returns in `penalty`.
+/// penalty can be differentiated. Profiler phases: all of it in `penalty`, the recorded first
+/// backward in `penaltyGradient`.
 func gradientPenalty(_ D: Discriminator, reals: Var, fakes: Var, mix: [Float], resolution: Int, alpha: Float,
                      n: Float, comm: Collective, config: LossConfig) throws -> (penalty: Var, norms: Var) {
-    let t = Var(Tensor(shape: [mix.count, 1, 1, 1], data: mix))
-    let mixed = Var(try Var.lerp(reals.detached(), fakes.detached(), t).value, requiresGrad: true)
-    let mixedScores = try D(mixed, resolution: resolution, alpha: alpha, comm: comm)
-    StepPhase.penaltyGradient.enter()
-    let grad = try gradients(of: mixedScores.sum(), wrt: [mixed], createGraph: true)[0]
-    StepPhase.penalty.enter()
-    let scale = config.gradientNormScale(resolution: resolution, finalResolution: D.config.resolution)
-    var norms = try grad.square().sum(axes: [1, 2, 3]).sqrt()
-    if scale != 1 { norms = norms * scale }
-    let penalty = try (norms - config.gpTarget).square().sum() * (config.gpLambda / (config.gpTarget * config.gpTarget) / n)
-    return (penalty, norms)
+    try StepPhase.penalty.record {
+        let t = Var(Tensor(shape: [mix.count, 1, 1, 1], data: mix))
+        let mixed = Var(try Var.lerp(reals.detached(), fakes.detached(), t).value, requiresGrad: true)
+        let mixedScores = try D(mixed, resolution: resolution, alpha: alpha, comm: comm)
+        let grad = try StepPhase.penaltyGradient.record {
+            try gradients(of: mixedScores.sum(), wrt: [mixed], createGraph: true)[0]
+        }
+        let scale = config.gradientNormScale(resolution: resolution, finalResolution: D.config.resolution)
+        var norms = try grad.square().sum(axes: [1, 2, 3]).sqrt()
+        if scale != 1 { norms = norms * scale }
+        let penalty = try (norms - config.gpTarget).square().sum() * (config.gpLambda / (config.gpTarget * config.gpTarget) / n)
+        return (penalty, norms)
+    }
 }
 
 /// The D step's gradients, accumulated into `parameters` in two passes that each free their graph
@@ -140,8 +135,7 @@ func gradientPenalty(_ D: Discriminator, reals: Var, fakes: Var, mix: [Float], r
 /// Returns the same statistics as `discriminatorLoss`.
 public func accumulateDiscriminatorGradients(_ D: Discriminator, reals: Var, fakes: Var, mix: [Float],
                                              resolution: Int, alpha: Float, globalBatch: Int, comm: Collective,
-                                             config: LossConfig, into parameters: [Var],
-                                             penaltySeconds: inout Double) throws -> LossStats {
+                                             config: LossConfig, into parameters: [Var]) throws -> StepStats {
     guard config.kind == .wgangp else {
         let (loss, stats) = try discriminatorLoss(D, reals: reals, fakes: fakes, mix: mix, resolution: resolution,
                                                   alpha: alpha, globalBatch: globalBatch, comm: comm, config: config)
@@ -149,40 +143,32 @@ public func accumulateDiscriminatorGradients(_ D: Discriminator, reals: Var, fak
         return stats
     }
     let n = Float(globalBatch)
-    var stats: LossStats = [:]
-    var lossD = 0.0
+    var stats = StepStats()
     do {
         let (realScores, fakeScores) = try scoreRealsAndFakes(D, reals: reals, fakes: fakes, resolution: resolution,
                                                               alpha: alpha, comm: comm)
         let wdist = try (fakeScores.sum() - realScores.sum()) * (1 / n)
         let drift = try realScores.square().sum() * (config.drift / n)
         let part = try wdist + drift
-        stats["D/real"] = realScores.value.sumAll()
-        stats["D/fake"] = fakeScores.value.sumAll()
-        stats["loss/drift"] = drift.value.sumAll()
-        lossD += part.value.sumAll()
-        let caller = StepPhase.discriminator.enter(backward: true)
+        stats.realScores = realScores.value.sumAll()
+        stats.fakeScores = fakeScores.value.sumAll()
+        stats.drift = drift.value.sumAll()
+        stats.lossD = part.value.sumAll()
         try accumulateGradients(of: part, into: parameters)
-        Profiler.restore(caller)
     }
-    let started = DispatchTime.now().uptimeNanoseconds
-    let caller = StepPhase.penalty.enter()
     let (penalty, norms) = try gradientPenalty(D, reals: reals, fakes: fakes, mix: mix, resolution: resolution,
                                                alpha: alpha, n: n, comm: comm, config: config)
-    StepPhase.discriminator.enter(backward: true)
     try accumulateGradients(of: penalty, into: parameters)
-    Profiler.restore(caller)
-    penaltySeconds += Double(DispatchTime.now().uptimeNanoseconds - started) * 1e-9
-    stats["loss/gp"] = penalty.value.sumAll()
-    stats["grad_norm"] = norms.value.sumAll()
-    stats["loss/D"] = lossD + penalty.value.sumAll()
+    stats.gradientPenalty = penalty.value.sumAll()
+    stats.gradientNorms = norms.value.sumAll()
+    stats.lossD! += penalty.value.sumAll()
     return stats
 }
 
 /// The G loss for this rank's share: WGAN `-D(G(z))`, or LSGAN `(D(G(z)) - 1)^2 / 2`, scaled by
 /// 1 / global minibatch.
 public func generatorLoss(_ D: Discriminator, fakes: Var, resolution: Int, alpha: Float, globalBatch: Int,
-                          comm: Collective, config: LossConfig) throws -> (loss: Var, stats: LossStats) {
+                          comm: Collective, config: LossConfig) throws -> (loss: Var, stats: StepStats) {
     let n = Float(globalBatch)
     let scores = try D(fakes, resolution: resolution, alpha: alpha, comm: comm)
     let loss: Var
@@ -190,5 +176,7 @@ public func generatorLoss(_ D: Discriminator, fakes: Var, resolution: Int, alpha
     case .wgangp: loss = try -scores.sum() * (1 / n)
     case .lsgan: loss = try (scores - 1).square().sum() * (0.5 / n)
     }
-    return (loss, ["loss/G": loss.value.sumAll()])
+    var stats = StepStats()
+    stats.lossG = loss.value.sumAll()
+    return (loss, stats)
 }

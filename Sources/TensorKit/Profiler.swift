@@ -5,7 +5,11 @@ import Darwin
 #endif
 
 /// Optional accounting of where a computation's time, sgemm work and tensor memory go, by phase:
-/// what `progan-mpi bench` reports. Off by default; then every hook is one untaken branch.
+/// what `progan-mpi bench` reports, and (time only) what a training run logs each tick. Off by
+/// default; then every hook is one untaken branch.
+///
+/// Two levels: `.phases` runs only the phase clock (one clock read when the slot changes: what
+/// training keeps on); `.full` adds the sgemm, convolution and tensor-memory counters (bench).
 ///
 /// A phase is a small integer named by the caller (the trainer's G forward, gradient penalty, ...).
 /// Time is charged to a *slot*, a phase in one direction (forward or backward): the clock runs
@@ -19,7 +23,22 @@ public enum Profiler {
     public static let phaseCount = 16
     static let slotCount = 2 * phaseCount
 
-    /// Whether the hooks record anything.
+    /// What is recorded.
+    public enum Level: Int, Comparable, Sendable {
+        /// Nothing.
+        case off
+        /// Seconds per slot; autograd nodes carry their phase so backward time lands on it.
+        case phases
+        /// Also sgemm work, convolution kernels and tensor memory by phase.
+        case full
+        public static func < (a: Level, b: Level) -> Bool { a.rawValue < b.rawValue }
+    }
+
+    /// The current level.
+    public nonisolated(unsafe) private(set) static var level = Level.off
+    /// Whether the phase clock runs (`.phases` or `.full`).
+    public nonisolated(unsafe) private(set) static var isTiming = false
+    /// Whether everything is recorded (`.full`): the counters beyond time.
     public nonisolated(unsafe) private(set) static var isEnabled = false
     /// The phase new autograd nodes are tagged with and whose slot is charged now.
     public nonisolated(unsafe) private(set) static var phase = 0
@@ -63,11 +82,16 @@ public enum Profiler {
 
     @inline(__always) static var slot: Int { phase &* 2 &+ (isBackward ? 1 : 0) }
 
-    /// Turns recording on or off (the clock restarts in the current slot when turned on).
-    public static func setEnabled(_ on: Bool) {
-        if on && !isEnabled { mark = now() }
-        if !on && isEnabled { charge() }
-        isEnabled = on
+    /// Turns full recording on or off (`setLevel(.full)` or `.off`).
+    public static func setEnabled(_ on: Bool) { setLevel(on ? .full : .off) }
+
+    /// Sets what is recorded; the clock restarts in the current slot when it starts running.
+    public static func setLevel(_ new: Level) {
+        if new != .off && !isTiming { mark = now() }
+        if new == .off && isTiming { charge() }
+        level = new
+        isTiming = new != .off
+        isEnabled = new == .full
     }
 
     /// Zeroes every counter except the live tensor bytes (tensors alive now stay counted); the
@@ -92,7 +116,7 @@ public enum Profiler {
     @inline(__always)
     public static func enter(_ phase: Int, backward: Bool = false) -> (phase: Int, backward: Bool) {
         let previous = (Profiler.phase, isBackward)
-        guard isEnabled else { return previous }
+        guard isTiming else { return previous }
         precondition(phase >= 0 && phase < phaseCount, "Profiler: phase \(phase) outside 0..<\(phaseCount)")
         if phase != Profiler.phase || backward != isBackward {
             charge()
@@ -162,7 +186,7 @@ public enum Profiler {
 
     /// What was recorded since the last `reset`.
     public static func snapshot() -> Snapshot {
-        if isEnabled { charge() }
+        if isTiming { charge() }
         var s = Snapshot()
         for i in 0..<slotCount {
             s.seconds.append(seconds[i]); s.multiplyAdds.append(multiplyAdds[i]); s.sgemmSeconds.append(sgemmSecs[i])

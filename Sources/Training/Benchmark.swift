@@ -60,16 +60,16 @@ public struct BenchmarkOptions: Sendable {
     /// Checks the options for `ranks` ranks; the messages name the command-line flags.
     public func validate(ranks: Int) throws {
         guard resolution >= 4, resolution <= 1024, resolution & (resolution - 1) == 0 else {
-            throw ConfigError("--res \(resolution) is not a power of two between 4 and 1024")
+            throw InputError("--res \(resolution) is not a power of two between 4 and 1024")
         }
         guard networkResolution >= resolution, networkResolution <= 1024, networkResolution & (networkResolution - 1) == 0 else {
-            throw ConfigError("--max-res \(networkResolution) is not a power of two between --res \(resolution) and 1024")
+            throw InputError("--max-res \(networkResolution) is not a power of two between --res \(resolution) and 1024")
         }
-        guard batch >= 1 else { throw ConfigError("--batch must be at least 1, got \(batch)") }
-        guard iterations >= 1 else { throw ConfigError("--iters must be at least 1, got \(iterations)") }
-        guard warmup >= 0 else { throw ConfigError("--warmup must be at least 0, got \(warmup)") }
+        guard batch >= 1 else { throw InputError("--batch must be at least 1, got \(batch)") }
+        guard iterations >= 1 else { throw InputError("--iters must be at least 1, got \(iterations)") }
+        guard warmup >= 0 else { throw InputError("--warmup must be at least 0, got \(warmup)") }
         guard batch % ranks == 0 else {
-            throw ConfigError("--batch \(batch) does not divide by \(ranks) ranks: pass a multiple of \(ranks)")
+            throw InputError("--batch \(batch) does not divide by \(ranks) ranks: pass a multiple of \(ranks)")
         }
     }
 }
@@ -181,7 +181,7 @@ public final class Benchmark {
         try options.validate(ranks: group.size)
         self.options = options
         self.group = group
-        trainer = try Trainer(config: options.trainingConfig, group: ProfiledCollectives(group))
+        trainer = try Trainer(config: options.trainingConfig, group: group)
         data = InMemoryImages.synthetic(count: options.batch, channels: options.channels,
                                         resolution: options.resolution, seed: options.seed)
         order = DataOrder(count: options.batch, seed: options.seed)
@@ -350,30 +350,4 @@ struct SgemmShape: CustomStringConvertible {
             } } }
         return 2 * Double(m) * Double(n) * Double(k) / times.sorted()[1] / 1e9
     }
-}
-
-/// The process group with its minibatch-stddev collectives charged to their own profiler phase
-/// (the gradient all-reduce is charged by the trainer itself).
-final class ProfiledCollectives: ProcessGroup {
-    let inner: ProcessGroup
-    init(_ inner: ProcessGroup) { self.inner = inner }
-
-    var rank: Int { inner.rank }
-    var size: Int { inner.size }
-    func allGather(_ x: [Float]) -> [Float] {
-        let saved = StepPhase.mbstdCollective.enter(backward: Profiler.current.backward)
-        defer { Profiler.restore(saved) }
-        return inner.allGather(x)
-    }
-    func reduceScatter(_ x: [Float]) -> [Float] {
-        let saved = StepPhase.mbstdCollective.enter(backward: Profiler.current.backward)
-        defer { Profiler.restore(saved) }
-        return inner.reduceScatter(x)
-    }
-    func allReduceSum(_ x: inout [Float]) { inner.allReduceSum(&x) }
-    func broadcastFromRoot(_ x: inout [Float]) throws { try inner.broadcastFromRoot(&x) }
-    func broadcastBytesFromRoot(_ x: [UInt8]) throws -> [UInt8] { try inner.broadcastBytesFromRoot(x) }
-    func allReduceMax(_ x: Int) throws -> Int { try inner.allReduceMax(x) }
-    func allReduceSum(_ x: [Double]) throws -> [Double] { try inner.allReduceSum(x) }
-    func barrier() throws { try inner.barrier() }
 }

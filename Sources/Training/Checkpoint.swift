@@ -23,7 +23,7 @@ public enum Checkpoint {
     public static func save(_ trainer: Trainer, to path: String) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        let config = String(decoding: try encoder.encode(trainer.config), as: UTF8.self)
+        let config = try trainer.config.json()
         let progress = String(decoding: try encoder.encode(trainer.progress), as: UTF8.self)
         try HDF5File.writeAtomically(to: path) { file in
             try file.setAttribute("format", .string(formatName))
@@ -54,13 +54,13 @@ public enum Checkpoint {
     }
 
     /// Loads a checkpoint into `trainer`, whose configuration must equal the stored one.
-    /// - Throws: `ConfigError` naming the first differing setting, or HDF5 errors.
+    /// - Throws: `InputError` naming the first differing setting, or HDF5 errors.
     public static func load(_ path: String, into trainer: Trainer) throws {
         let file = try open(path)
         defer { try? file.close() }
         let stored = try readConfig(file, path)
         guard stored == trainer.config else {
-            throw ConfigError("\(path) was written with a different configuration (\(difference(stored, trainer.config))); resume with the same settings or start a new run directory")
+            throw InputError("\(path) was written with a different configuration (\(difference(stored, trainer.config))); resume with the same settings or start a new run directory")
         }
         let progress = try JSONDecoder().decode(TrainingProgress.self, from: Data(try file.stringAttribute("progress").utf8))
         for (group, set) in [("G", trainer.G.parameters), ("D", trainer.D.parameters), ("Gs", trainer.Gs.parameters)] {
@@ -118,12 +118,12 @@ public enum Checkpoint {
 
     static func open(_ path: String) throws -> HDF5File {
         guard FileManager.default.fileExists(atPath: path) else {
-            throw ConfigError("\(path): no such checkpoint file")
+            throw InputError("\(path): no such checkpoint file")
         }
         let file = try HDF5File.open(path)
         guard (try? file.stringAttribute("format")) == formatName else {
             try? file.close()
-            throw ConfigError("\(path) is an HDF5 file but not a progan-mpi checkpoint (no format attribute \"\(formatName)\")")
+            throw InputError("\(path) is an HDF5 file but not a progan-mpi checkpoint (no format attribute \"\(formatName)\")")
         }
         return file
     }
@@ -132,7 +132,7 @@ public enum Checkpoint {
         do {
             return try JSONDecoder().decode(TrainingConfig.self, from: Data(try file.stringAttribute("config").utf8))
         } catch let error as DecodingError {
-            throw ConfigError("\(path): stored configuration cannot be read (\(error)); it was written by an incompatible version")
+            throw InputError("\(path): stored configuration cannot be read (\(error)); it was written by an incompatible version")
         }
     }
 

@@ -1,7 +1,8 @@
 import Distributed
 import Foundation
 
-/// The MPI communicator as the training loop's process group.
+/// The MPI communicator as the model's `Collective` (its non-throwing allGather, reduceScatter
+/// and allReduceSum, which end the job on an MPI error) and the training loop's process group.
 extension Communicator: ProcessGroup {
     public func broadcastFromRoot(_ x: inout [Float]) throws { try broadcastInPlace(&x, root: 0) }
     public func broadcastBytesFromRoot(_ x: [UInt8]) throws -> [UInt8] {

@@ -22,7 +22,7 @@ public enum DatasetBuilder {
             for name in [stem, stem + ".gz"] where FileManager.default.fileExists(atPath: directory + "/" + name) {
                 return directory + "/" + name
             }
-            throw ConfigError("\(directory): no \(stem)[.gz] here; install Debian's dataset-fashion-mnist (files under /usr/share/datasets/fashion-mnist) or pass the folder holding the IDX files")
+            throw InputError("\(directory): no \(stem)[.gz] here; install Debian's dataset-fashion-mnist (files under /usr/share/datasets/fashion-mnist) or pass the folder holding the IDX files")
         }
         var splits = ["train"]
         if includeTest { splits.append("t10k") }
@@ -32,10 +32,10 @@ public enum DatasetBuilder {
             let images = try IDXFile(contentsOf: try find("\(split)-images-idx3-ubyte"))
             let lab = try IDXFile(contentsOf: try find("\(split)-labels-idx1-ubyte"))
             guard images.shape.count == 3, images.shape[1] == 28, images.shape[2] == 28 else {
-                throw ConfigError("\(split) images have shape \(images.shape), expected [N, 28, 28]")
+                throw InputError("\(split) images have shape \(images.shape), expected [N, 28, 28]")
             }
             guard lab.count == images.count else {
-                throw ConfigError("\(split): \(images.count) images but \(lab.count) labels")
+                throw InputError("\(split): \(images.count) images but \(lab.count) labels")
             }
             progress("read \(images.count) \(split) images")
             var padded = [UInt8](repeating: 0, count: images.count * 32 * 32)
@@ -59,12 +59,12 @@ public enum DatasetBuilder {
     public static func imageFolder(directory: String, output: String, resolution: Int, channels: Int,
                                    progress: (String) -> Void = { _ in }) throws -> Summary {
         guard resolution >= 4, resolution <= 1024, resolution & (resolution - 1) == 0 else {
-            throw ConfigError("--resolution \(resolution) is not a power of two between 4 and 1024")
+            throw InputError("--resolution \(resolution) is not a power of two between 4 and 1024")
         }
-        guard channels == 1 || channels == 3 else { throw ConfigError("--channels must be 1 or 3, got \(channels)") }
+        guard channels == 1 || channels == 3 else { throw InputError("--channels must be 1 or 3, got \(channels)") }
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw ConfigError("\(directory): no such folder")
+            throw InputError("\(directory): no such folder")
         }
         let folder = try ImageFolder(path: directory)
         var pixels: [UInt8] = []
@@ -79,7 +79,7 @@ public enum DatasetBuilder {
             if count % 1000 == 0 { progress("prepared \(count) of \(folder.files.count) images") }
         }
         guard count > 0 else {
-            throw ConfigError("\(directory): no readable PNG or JPEG images (\(skipped.count) file(s) skipped)")
+            throw InputError("\(directory): no readable PNG or JPEG images (\(skipped.count) file(s) skipped)")
         }
         try write(pixels: pixels, count: count, channels: channels, resolution: resolution, labels: nil,
                   source: "images:\(directory)", output: output)

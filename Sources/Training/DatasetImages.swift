@@ -18,7 +18,7 @@ public final class DatasetImages: RealImageSource {
     /// Opens `path`; throws a one-line error for a missing file, a non-HDF5 file or another schema.
     public init(path: String, cacheLimitBytes: Int = 1 << 30) throws {
         guard FileManager.default.fileExists(atPath: path) else {
-            throw ConfigError("\(path): no such dataset file; create one with 'progan-mpi dataset create'")
+            throw InputError("\(path): no such dataset file; create one with 'progan-mpi dataset create'")
         }
         file = try ImageDatasetFile(path: path)
         self.cacheLimitBytes = cacheLimitBytes

@@ -29,7 +29,7 @@ public struct SWDEvaluator {
     public init(data: RealImageSource, resolution: Int, count: Int, seed: UInt64,
                 group: ProcessGroup = SingleProcess()) throws {
         guard resolution >= ImageBatch.minSize else {
-            throw ConfigError("SWD needs a final resolution of at least \(ImageBatch.minSize)x\(ImageBatch.minSize) (it uses Laplacian levels down to 16x16), not \(resolution)x\(resolution)")
+            throw InputError("SWD needs a final resolution of at least \(ImageBatch.minSize)x\(ImageBatch.minSize) (it uses Laplacian levels down to 16x16), not \(resolution)x\(resolution)")
         }
         self.count = min(count, data.count / 2)
         self.seed = seed

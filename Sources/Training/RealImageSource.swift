@@ -13,15 +13,6 @@ public protocol RealImageSource: AnyObject {
 }
 
 extension Tensor {
-    /// Real images as D sees them during a fade-in at `alpha`: the full-resolution image blended
-    /// with its 2x average-pooled, nearest-upsampled version, `lerp(up(pool(x)), x, alpha)`, the
-    /// same blend G's output undergoes (the authors' `process_reals`).
-    public func fadedReals(alpha: Float) -> Tensor {
-        if alpha >= 1 || shape[2] <= 4 { return self }
-        let low = avgPooled2x().upsampled2x()
-        return low + (self - low) * alpha
-    }
-
     /// Mirrors sample `n` left-right in place.
     public mutating func mirrorSample(_ n: Int) {
         let (c, h, w) = (shape[1], shape[2], shape[3])

@@ -29,36 +29,9 @@ final class TensorBoardLog {
         try writer.flush()
     }
 
-    /// Metric keys whose chart tag is not derived by a rule (see `tag(forMetric:)`).
-    static let renamed: [String: String] = [
-        "loss/gp": "Loss/GP",
-        "kimg": "Progress/kimg", "step": "Progress/step", "resolution": "Progress/resolution",
-        "alpha": "Progress/alpha", "minibatch": "Progress/minibatch", "lr": "Progress/learning_rate",
-        "skipped_D": "Progress/skipped_D", "skipped_G": "Progress/skipped_G",
-        "sec_per_kimg": "Timing/sec_per_kimg", "elapsed_s": "Timing/elapsed_s",
-        // The mean norm of D's input gradient at the penalty's samples (the penalty's target is 1).
-        "grad_norm": "D/grad_norm",
-    ]
-
-    /// The TensorBoard tag of a metrics.jsonl key: "loss/X" -> "Loss/X", "time/X" -> "Timing/X"
-    /// (seconds spent in X during the tick), schedule keys under "Progress/", keys without a
-    /// rule as they are (D/real, D/fake, and whatever the record gains later). Nil for "time",
-    /// the wall clock, which every event carries anyway (and a float32 would round to minutes).
-    static func tag(forMetric key: String) -> String? {
-        if let tag = renamed[key] { return tag }
-        if key == "time" { return nil }
-        if key.hasPrefix("loss/") { return "Loss/" + key.dropFirst(5) }
-        if key.hasPrefix("time/") { return "Timing/" + key.dropFirst(5) }
-        return key
-    }
-
-    /// One tick's record (the metrics.jsonl line): every numeric value as a scalar.
-    func scalars(_ record: [String: Any], imagesShown: Int) throws {
-        var values: [SummaryValue] = []
-        for (key, value) in record.sorted(by: { $0.key < $1.key }) {
-            guard let tag = Self.tag(forMetric: key), let x = Self.number(value) else { continue }
-            values.append(.scalar(tag: tag, value: Float(x)))
-        }
+    /// One tick's record (the metrics.jsonl line) as scalars, tagged by `TickRecord.scalars`.
+    func scalars(_ record: TickRecord, imagesShown: Int) throws {
+        let values = record.scalars.map { SummaryValue.scalar(tag: $0.tag, value: Float($0.value)) }
         try writer.write(values, step: Int64(imagesShown))
         try writer.flush()
     }
@@ -94,15 +67,5 @@ final class TensorBoardLog {
         }
         try writer.write(values, step: Int64(imagesShown))
         try writer.flush()
-    }
-
-    /// A record value as a number, or nil for text and other kinds.
-    static func number(_ value: Any) -> Double? {
-        switch value {
-        case let x as Double: return x
-        case let x as Float: return Double(x)
-        case let x as Int: return Double(x)
-        default: return nil
-        }
     }
 }

@@ -26,6 +26,15 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
         self.schedule = schedule
     }
 
+    /// The configuration as JSON with sorted keys (config.json, the train command's echo).
+    public func json(pretty: Bool = false) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys] : [.sortedKeys]
+        return String(decoding: try encoder.encode(self), as: UTF8.self)
+    }
+
+    /// Checks the configuration works on `ranks` ranks; `Trainer.init` calls it.
+    /// - Throws: `ConfigError` saying what cannot work.
     public func validate(ranks: Int) throws {
         try network.validate()
         try schedule.validate(ranks: ranks)
@@ -40,17 +49,6 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
                 }
             }
         }
-    }
-}
-
-/// Seconds spent in each phase of a step, summed since the last reset.
-public struct StepTimings: Sendable {
-    public var generator = 0.0, discriminator = 0.0, penalty = 0.0, allreduce = 0.0, optimizer = 0.0, data = 0.0
-    public var total: Double { generator + discriminator + penalty + allreduce + optimizer + data }
-    public init() {}
-    public var asDictionary: [String: Double] {
-        ["time/G": generator, "time/D": discriminator, "time/GP": penalty, "time/allreduce": allreduce,
-         "time/optimizer": optimizer, "time/data": data]
     }
 }
 
@@ -81,8 +79,9 @@ public final class Trainer {
     public let adamG: Adam
     public let adamD: Adam
     public var progress = TrainingProgress()
-    public var timings = StepTimings()
     public let streams: SampleStreams
+    /// The group as the networks see it: minibatch-stddev collectives in their own profiler phase.
+    let collectives: Collective
 
     /// Builds the networks (identical on every rank: drawn from the seed, then broadcast from rank 0).
     public init(config: TrainingConfig, group: ProcessGroup) throws {
@@ -95,6 +94,7 @@ public final class Trainer {
         adamG = Adam(G.parameters, beta1: config.adamBeta1, beta2: config.adamBeta2, epsilon: config.adamEpsilon)
         adamD = Adam(D.parameters, beta1: config.adamBeta1, beta2: config.adamBeta2, epsilon: config.adamEpsilon)
         streams = SampleStreams(seed: config.seed, latentSize: config.network.latentSize)
+        collectives = PhaseTaggedCollective(group)
         try synchronizeParameters()
     }
 
@@ -115,10 +115,13 @@ public final class Trainer {
     public var finished: Bool { Double(progress.imagesShown) >= config.schedule.totalKimg * 1000 }
 
     /// Runs one global step: a D update and a G update on this rank's share of the global
-    /// minibatch, gradients summed over ranks. Returns this rank's loss statistics (sums over
-    /// its samples, to be all-reduced for reporting).
+    /// minibatch, gradients summed over ranks. Returns this rank's loss statistics (to be
+    /// all-reduced for reporting).
+    ///
+    /// Each part runs inside its `StepPhase`; with the `Profiler` on (a training run keeps its
+    /// clock running, bench counts everything) that is where its time is read.
     @discardableResult
-    public func step(data: RealImageSource, order: DataOrder) throws -> LossStats {
+    public func step(data: RealImageSource, order: DataOrder) throws -> StepStats {
         let p = point
         if p.resolution != progress.resolution {
             // A new resolution starts fading in: the authors reset Adam's moments here.
@@ -128,72 +131,57 @@ public final class Trainer {
         progress.alpha = p.alpha
         let local = p.minibatch / group.size
         let first = group.rank * local
-        let comm: Collective = group
-
-        // Data: this rank's block of the global minibatch. (StepPhase.enter: profiler hooks for
-        // `progan-mpi bench`; they do nothing unless it turned the profiler on.)
-        StepPhase.data.enter()
-        var t0 = Date()
-        let positions = (0..<local).map { progress.imagesShown + first + $0 }
-        var realsT = try data.images(positions.map(order.index(at:)), resolution: p.resolution)
-        if config.mirror {
-            for (i, pos) in positions.enumerated() where streams.mirrored(position: pos) { realsT.mirrorSample(i) }
-        }
-        realsT = realsT.fadedReals(alpha: p.alpha)
-        let reals = Var(realsT)
-        timings.data += Date().timeIntervalSince(t0)
-
-        // D step, in its own scope: its graph (D on reals, fakes and the GP mix, and the recorded
-        // gradient of the penalty) is released before the G step builds its own, halving the
-        // peak memory at high resolution.
-        let statsD: LossStats
-        do {
-            StepPhase.generator.enter()
-            t0 = Date()
-            let zD = streams.latents(forDiscriminator: true, step: progress.step, first: first, count: local)
-            let fakes = try GradMode.with(false) { try G(Var(zD), resolution: p.resolution, alpha: p.alpha) }
-            timings.generator += Date().timeIntervalSince(t0)
-            StepPhase.discriminator.enter()
-            t0 = Date()
-            let mix = streams.mixingFactors(step: progress.step, first: first, count: local)
-            // Two passes, each freeing its graph: D(fake) - D(real) + drift, then the penalty.
-            D.parameters.zeroGradients()
-            var penaltySeconds = 0.0
-            let stats = try accumulateDiscriminatorGradients(D, reals: reals, fakes: fakes, mix: mix, resolution: p.resolution,
-                                                             alpha: p.alpha, globalBatch: p.minibatch, comm: comm,
-                                                             config: config.loss, into: D.parameters.parameters,
-                                                             penaltySeconds: &penaltySeconds)
-            timings.penalty += penaltySeconds
-            timings.discriminator += Date().timeIntervalSince(t0) - penaltySeconds
-            if try !applyUpdate(D.parameters, adamD, learningRate: p.learningRate) { progress.skippedD += 1 }
-            statsD = stats
-        }
-
-        // G step.
-        StepPhase.generator.enter()
-        t0 = Date()
-        let zG = streams.latents(forDiscriminator: false, step: progress.step, first: first, count: local)
-        let fakesG = try G(Var(zG), resolution: p.resolution, alpha: p.alpha)
-        timings.generator += Date().timeIntervalSince(t0)
-        StepPhase.discriminatorForG.enter()
-        t0 = Date()
-        let (lossG, statsG) = try generatorLoss(D, fakes: fakesG, resolution: p.resolution, alpha: p.alpha,
-                                                globalBatch: p.minibatch, comm: comm, config: config.loss)
-        StepPhase.discriminatorForG.enter(backward: true)
-        G.parameters.zeroGradients()
-        try accumulateGradients(of: lossG, into: G.parameters.parameters)
-        timings.discriminator += Date().timeIntervalSince(t0)
-        if try !applyUpdate(G.parameters, adamG, learningRate: p.learningRate) { progress.skippedG += 1 }
-
-        StepPhase.optimizer.enter()
-        t0 = Date()
-        Gs.parameters.moveAverage(towards: G.parameters, beta: config.emaBeta)
-        timings.optimizer += Date().timeIntervalSince(t0)
-        StepPhase.other.enter()
-
+        let reals = try StepPhase.data.record { try realImages(data, order: order, at: p, first: first, count: local) }
+        let statsD = try discriminatorStep(at: p, reals: reals, first: first, count: local)
+        let statsG = try generatorStep(at: p, first: first, count: local)
+        StepPhase.optimizer.record { Gs.parameters.moveAverage(towards: G.parameters, beta: config.emaBeta) }
         progress.imagesShown += p.minibatch
         progress.step += 1
-        return statsD.merging(statsG) { a, _ in a }
+        return statsD.merging(statsG)
+    }
+
+    /// This rank's block of the step's real images, mirrored where drawn and faded as D sees them.
+    func realImages(_ data: RealImageSource, order: DataOrder, at p: SchedulePoint, first: Int, count: Int) throws -> Var {
+        let positions = (0..<count).map { progress.imagesShown + first + $0 }
+        var images = try data.images(positions.map(order.index(at:)), resolution: p.resolution)
+        if config.mirror {
+            for (i, pos) in positions.enumerated() where streams.mirrored(position: pos) { images.mirrorSample(i) }
+        }
+        return Var(images.fadedReals(alpha: p.alpha))
+    }
+
+    /// The D step. Its graph (D on reals, fakes and the penalty's mix, and the recorded gradient of
+    /// the penalty) is released before the G step builds its own, halving the peak memory at high
+    /// resolution.
+    func discriminatorStep(at p: SchedulePoint, reals: Var, first: Int, count: Int) throws -> StepStats {
+        let z = streams.latents(forDiscriminator: true, step: progress.step, first: first, count: count)
+        let fakes = try StepPhase.generator.record {
+            try GradMode.with(false) { try G(Var(z), resolution: p.resolution, alpha: p.alpha) }
+        }
+        let mix = streams.mixingFactors(step: progress.step, first: first, count: count)
+        D.parameters.zeroGradients()
+        let stats = try StepPhase.discriminator.record {
+            try accumulateDiscriminatorGradients(D, reals: reals, fakes: fakes, mix: mix, resolution: p.resolution,
+                                                 alpha: p.alpha, globalBatch: p.minibatch, comm: collectives,
+                                                 config: config.loss, into: D.parameters.parameters)
+        }
+        if try !applyUpdate(D.parameters, adamD, learningRate: p.learningRate) { progress.skippedD += 1 }
+        return stats
+    }
+
+    /// The G step: G's fakes scored by D, gradients into G only.
+    func generatorStep(at p: SchedulePoint, first: Int, count: Int) throws -> StepStats {
+        let z = streams.latents(forDiscriminator: false, step: progress.step, first: first, count: count)
+        let fakes = try StepPhase.generator.record { try G(Var(z), resolution: p.resolution, alpha: p.alpha) }
+        G.parameters.zeroGradients()
+        let stats = try StepPhase.discriminatorForG.record {
+            let (loss, stats) = try generatorLoss(D, fakes: fakes, resolution: p.resolution, alpha: p.alpha,
+                                                  globalBatch: p.minibatch, comm: collectives, config: config.loss)
+            try accumulateGradients(of: loss, into: G.parameters.parameters)
+            return stats
+        }
+        if try !applyUpdate(G.parameters, adamG, learningRate: p.learningRate) { progress.skippedG += 1 }
+        return stats
     }
 
     /// Sums the gradient over ranks in one fused buffer and applies Adam, unless any element is
@@ -201,20 +189,15 @@ public final class Trainer {
     /// Only the parameters in this step's graph travel (the same on every rank): layers of
     /// resolutions not reached yet have no gradient, and Adam leaves them as a zero gradient would.
     func applyUpdate(_ params: ParameterSet, _ adam: Adam, learningRate: Float) throws -> Bool {
-        StepPhase.optimizer.enter()
-        var t0 = Date()
-        let present = params.gradientPresence
-        var flat = params.flatGradient(present: present)
-        StepPhase.allreduce.enter()
-        group.allReduceSum(&flat)
-        StepPhase.optimizer.enter()
-        timings.allreduce += Date().timeIntervalSince(t0)
-        t0 = Date()
-        defer { timings.optimizer += Date().timeIntervalSince(t0) }
-        guard allFinite(flat) else { return false }
-        adam.update(params, flatGradient: flat, present: present, learningRate: learningRate)
-        params.zeroGradients()
-        return true
+        let present = StepPhase.optimizer.record { params.gradientPresence }
+        var flat = StepPhase.optimizer.record { params.flatGradient(present: present) }
+        StepPhase.allreduce.record { group.allReduceSum(&flat) }
+        return StepPhase.optimizer.record {
+            guard allFinite(flat) else { return false }
+            adam.update(params, flatGradient: flat, present: present, learningRate: learningRate)
+            params.zeroGradients()
+            return true
+        }
     }
 
     /// Samples from the EMA generator for fixed grid latents, at the current resolution and fade.
@@ -223,4 +206,22 @@ public final class Trainer {
         let z = streams.gridLatents(count: count)
         return try GradMode.with(false) { try Gs(Var(z), resolution: p.resolution, alpha: p.alpha).value }
     }
+}
+
+/// The group as the networks' `Collective`, with the minibatch-stddev all-gather and
+/// reduce-scatter charged to their own profiler phase, in the direction of the pass that calls
+/// them. (The gradient all-reduce is charged by `Trainer.applyUpdate`.)
+final class PhaseTaggedCollective: Collective {
+    let inner: Collective
+    init(_ inner: Collective) { self.inner = inner }
+
+    var rank: Int { inner.rank }
+    var size: Int { inner.size }
+    func allGather(_ x: [Float]) -> [Float] {
+        StepPhase.mbstdCollective.record(backward: Profiler.current.backward) { inner.allGather(x) }
+    }
+    func reduceScatter(_ x: [Float]) -> [Float] {
+        StepPhase.mbstdCollective.record(backward: Profiler.current.backward) { inner.reduceScatter(x) }
+    }
+    func allReduceSum(_ x: inout [Float]) { inner.allReduceSum(&x) }
 }

@@ -36,10 +36,11 @@ public enum RunOutcome: Equatable, Sendable {
     case stopped(signal: Int32)
 }
 
-/// The training loop in clear phases: set up (validate, resume or init, write the resolved
-/// config), loop (step; at each tick: agree on stop flags, report, samples, checkpoint), finish.
-/// Rank 0 alone writes files; all ranks take the same decisions because every decision is a pure
-/// function of the shared progress, and stop flags are combined with an all-reduce.
+/// The training loop in clear phases: set up (check the data against the configuration, resume
+/// or init, write the resolved config.json), loop (step; at each tick: report, samples, SWD,
+/// checkpoint; every step: agree on stop signals), finish. Rank 0 alone writes files; all ranks
+/// take the same decisions because every decision is a pure function of the shared progress,
+/// and stop flags are combined with an all-reduce.
 public final class TrainingRun {
     public let trainer: Trainer
     public let data: RealImageSource
@@ -51,14 +52,18 @@ public final class TrainingRun {
     private var metrics: FileHandle?
     private var tensorboard: TensorBoardLog?
 
-    /// Sets up a run; with `resume` loads the checkpoint first (all ranks read it).
+    /// Sets up a run; with `resume` loads the checkpoint first (all ranks read it). The one place
+    /// that checks the data against the configuration (the `Trainer` validates the rest).
+    /// - Throws: `InputError` if the dataset cannot serve the configuration, `ConfigError` if the
+    ///   configuration cannot work on `group.size` ranks, checkpoint errors.
     public init(config: TrainingConfig, group: ProcessGroup, data: RealImageSource, options: RunOptions,
                 resumeFrom checkpoint: String?) throws {
-        guard data.resolution >= config.network.resolution else {
-            throw ConfigError("the dataset holds images up to \(data.resolution)x\(data.resolution) but training asks for \(config.network.resolution)x\(config.network.resolution); create the dataset at that resolution or pass a smaller --resolution")
+        let r = config.network.resolution
+        guard data.resolution >= r else {
+            throw InputError("training at \(r)x\(r) needs images at \(r)x\(r), but the dataset holds them up to \(data.resolution)x\(data.resolution) (it has no level data\(r)x\(r)): create the dataset at \(r), or pass --resolution \(data.resolution) or less")
         }
         guard data.channels == config.network.channels else {
-            throw ConfigError("the dataset has \(data.channels) channel(s) but the network is configured for \(config.network.channels)")
+            throw InputError("the dataset has \(data.channels) channel(s) but the network is configured for \(config.network.channels)")
         }
         trainer = try Trainer(config: config, group: group)
         if let checkpoint { try Checkpoint.load(checkpoint, into: trainer) }
@@ -69,109 +74,106 @@ public final class TrainingRun {
 
     /// Runs until the schedule ends, `maxSteps` steps were taken, or a stop signal arrives.
     public func run() throws -> RunOutcome {
-        let group = trainer.group
-        if isRoot { try openOutputs() }
-        let tickImages = max(1, Int(options.tickKimg * 1000))
-        var lastTick = trainer.progress.imagesShown / tickImages
-        var ticks = 0
-        var statsSum: [String: Double] = [:]
-        var statsImages = 0
-        var tickStart = Date()
-        var tickStartImages = trainer.progress.imagesShown
-        let runStart = Date()
+        // The phase clock runs for the whole run: each tick logs where its time went.
+        let savedLevel = Profiler.level
+        if savedLevel < .phases { Profiler.setLevel(.phases) }
+        defer { Profiler.setLevel(savedLevel) }
+        Profiler.reset()
+        let started = Date()
         let startImages = trainer.progress.imagesShown
+        if isRoot { try begin() }
+        try startSWD()
+        var tick = TickAccumulator(tickImages: max(1, Int(options.tickKimg * 1000)), imagesShown: startImages)
         var steps = 0
-        if isRoot {
-            write(line: "start: \(trainer.progress.imagesShown / 1000) kimg done, \(String(format: "%.0f", trainer.config.schedule.totalKimg)) kimg to train, \(group.size) rank(s)")
-            if trainer.progress.imagesShown == 0 { try writeGrid(name: "reals.png", tag: "reals", samples: try realsGrid()) }
-        }
-        if options.swdTicks > 0 {
-            // Every rank takes part: images and projections are shared out (see SWDEvaluator).
-            let res = trainer.config.network.resolution
-            let evaluator = try SWDEvaluator(data: data, resolution: res, count: options.swdImages,
-                                             seed: trainer.config.seed, group: group)
-            let floor = try SWDEvaluator.floor(data: data, resolution: res, count: options.swdImages,
-                                               seed: trainer.config.seed, group: group)
-            swd = evaluator
-            if isRoot {
-                write(line: "swd real-vs-real floor (\(evaluator.count) images): " + describe(floor))
-                try writeRecord(["kind": "swd_floor", "images": evaluator.count, "swd_avg": floor.average,
-                                 "swd_levels": floor.perLevel, "swd_resolutions": floor.resolutions])
-                try tensorboard?.swd(floor, prefix: "SWD_floor", imagesShown: trainer.progress.imagesShown)
-            }
-        }
         while !trainer.finished {
-            let p = trainer.point
-            let stats = try trainer.step(data: data, order: order)
+            let minibatch = trainer.point.minibatch
+            tick.add(try trainer.step(data: data, order: order), minibatch: minibatch)
             steps += 1
-            for (k, v) in stats { statsSum[k, default: 0] += v * (k.hasPrefix("loss") ? Double(p.minibatch) : 1) }
-            statsImages += p.minibatch
-            let tick = trainer.progress.imagesShown / tickImages
-            let atTick = tick != lastTick || trainer.finished
             let atLimit = options.maxSteps.map { steps >= $0 } ?? false
-            // Agree on stop signals every step: cheap (one integer), and a signal must be honoured
-            // before the scheduler's grace period ends.
-            let signal = Int32(try group.allReduceMax(Int(StopSignals.pending)))
-            if atTick || atLimit || signal != 0 {
-                lastTick = tick
-                ticks += 1
-                let keys = statsSum.keys.sorted()
-                let sums = try group.allReduceSum(keys.map { statsSum[$0]! })
-                var means: [String: Double] = [:]
-                for (k, s) in zip(keys, sums) { means[k] = s / Double(max(1, statsImages)) }
-                let elapsed = Date().timeIntervalSince(tickStart)
-                let secPerKimg = elapsed / (Double(trainer.progress.imagesShown - tickStartImages) / 1000)
-                if isRoot {
-                    try report(means: means, secPerKimg: secPerKimg, totalElapsed: Date().timeIntervalSince(runStart),
-                               imagesThisRun: trainer.progress.imagesShown - startImages)
-                    try writeGrid(name: String(format: "fakes-%09d.png", trainer.progress.imagesShown), tag: "fakes",
-                                  samples: try trainer.gridSamples(count: options.gridCount))
-                }
-                if let swd, ticks % options.swdTicks == 0 || trainer.finished {
-                    let t0 = Date()
-                    let r = try swd.evaluate(trainer.Gs, latentSize: trainer.config.network.latentSize,
-                                             stageResolution: trainer.progress.resolution, alpha: trainer.progress.alpha)
-                    if isRoot {
-                        write(line: String(format: "swd at kimg %.1f: ", Double(trainer.progress.imagesShown) / 1000) + describe(r)
-                              + String(format: " (%.1f s)", Date().timeIntervalSince(t0)))
-                        try writeRecord(["kind": "swd", "kimg": Double(trainer.progress.imagesShown) / 1000,
-                                         "images": swd.count, "swd_avg": r.average, "swd_levels": r.perLevel,
-                                         "swd_resolutions": r.resolutions])
-                        try tensorboard?.swd(r, prefix: "SWD", imagesShown: trainer.progress.imagesShown)
-                    }
-                }
-                statsSum = [:]; statsImages = 0
-                tickStart = Date(); tickStartImages = trainer.progress.imagesShown
-                if ticks % options.checkpointTicks == 0 || trainer.finished || atLimit || signal != 0 {
-                    try checkpoint()
-                }
-                if signal != 0 {
-                    if isRoot { write(line: "stop: signal \(signal) received; checkpoint written at \(trainer.progress.imagesShown) images, exiting") }
-                    return .stopped(signal: signal)
-                }
-                if atLimit { return .stepLimit }
+            // Agreed every step: cheap (one integer), and a signal must be honoured before the
+            // scheduler's grace period ends.
+            let signal = Int32(try trainer.group.allReduceMax(Int(StopSignals.pending)))
+            guard tick.isDue(imagesShown: trainer.progress.imagesShown) || trainer.finished || atLimit || signal != 0 else {
+                continue
             }
+            try endTick(&tick, elapsed: Date().timeIntervalSince(started))
+            if tick.count % options.checkpointTicks == 0 || trainer.finished || atLimit || signal != 0 {
+                try checkpoint()
+            }
+            if signal != 0 {
+                if isRoot { write(line: "stop: signal \(signal) received; checkpoint written at \(trainer.progress.imagesShown) images, exiting") }
+                return .stopped(signal: signal)
+            }
+            if atLimit { return .stepLimit }
         }
-        if isRoot { write(line: "done: \(String(format: "%.1f", Double(trainer.progress.imagesShown) / 1000)) kimg in \(formatDuration(Date().timeIntervalSince(runStart)))") }
+        if isRoot { write(line: "done: \(String(format: "%.1f", Double(trainer.progress.imagesShown) / 1000)) kimg in \(formatDuration(Date().timeIntervalSince(started)))") }
         return .finished
     }
 
-    /// Checks the replicas are identical (a checksum all-reduce), then rank 0 writes the checkpoint.
-    public func checkpoint() throws {
+    /// Rank 0's start: outputs opened, config.json written, the start line, the reals grid.
+    private func begin() throws {
+        try openOutputs()
+        try trainer.config.json(pretty: true).write(toFile: options.directory + "/config.json", atomically: true, encoding: .utf8)
+        write(line: "start: \(trainer.progress.imagesShown / 1000) kimg done, \(String(format: "%.0f", trainer.config.schedule.totalKimg)) kimg to train, \(trainer.group.size) rank(s)")
+        if trainer.progress.imagesShown == 0 { try writeGrid(name: "reals.png", tag: "reals", samples: try realsGrid()) }
+    }
+
+    /// Sets up the SWD evaluator, if asked for, and logs the real-vs-real noise floor. Every rank
+    /// takes part: images and projections are shared out (see SWDEvaluator).
+    private func startSWD() throws {
+        guard options.swdTicks > 0 else { return }
         let group = trainer.group
-        let local = trainer.G.parameters.flatValues().reduce(0.0) { $0 + Double($1) }
-            + trainer.D.parameters.flatValues().reduce(0.0) { $0 + Double($1) }
-        let sums = try group.allReduceSum([local, local * local])
-        let mean = sums[0] / Double(group.size)
-        if abs(sums[1] / Double(group.size) - mean * mean) > 1e-9 * max(1, mean * mean) {
-            throw ConfigError("replicas diverged: the weight checksums differ across ranks (step \(trainer.progress.step)); this is a bug, please report it")
+        let res = trainer.config.network.resolution
+        let evaluator = try SWDEvaluator(data: data, resolution: res, count: options.swdImages,
+                                         seed: trainer.config.seed, group: group)
+        let floor = try SWDEvaluator.floor(data: data, resolution: res, count: options.swdImages,
+                                           seed: trainer.config.seed, group: group)
+        swd = evaluator
+        if isRoot {
+            write(line: "swd real-vs-real floor (\(evaluator.count) images): " + describe(floor))
+            try writeRecord(SWDRecord(kind: "swd_floor", kimg: nil, images: evaluator.count, result: floor))
+            try tensorboard?.swd(floor, prefix: "SWD_floor", imagesShown: trainer.progress.imagesShown)
+        }
+    }
+
+    /// The tick's report (all ranks agree on the loss means), sample grid and, when due, SWD.
+    private func endTick(_ tick: inout TickAccumulator, elapsed: Double) throws {
+        let means = try tick.means(over: trainer.group)
+        let seconds = Date().timeIntervalSince(tick.started)
+        let secPerKimg = seconds / (Double(trainer.progress.imagesShown - tick.startImages) / 1000)
+        tick.finish(imagesShown: trainer.progress.imagesShown)
+        if isRoot {
+            try report(means: means, secPerKimg: secPerKimg, totalElapsed: elapsed)
+            try writeGrid(name: String(format: "fakes-%09d.png", trainer.progress.imagesShown), tag: "fakes",
+                          samples: try trainer.gridSamples(count: options.gridCount))
+        }
+        Profiler.reset()
+        if let swd, tick.count % options.swdTicks == 0 || trainer.finished { try evaluateSWD(swd) }
+    }
+
+    private func evaluateSWD(_ swd: SWDEvaluator) throws {
+        let t0 = Date()
+        let r = try swd.evaluate(trainer.Gs, latentSize: trainer.config.network.latentSize,
+                                 stageResolution: trainer.progress.resolution, alpha: trainer.progress.alpha)
+        guard isRoot else { return }
+        let kimg = Double(trainer.progress.imagesShown) / 1000
+        write(line: String(format: "swd at kimg %.1f: ", kimg) + describe(r) + String(format: " (%.1f s)", Date().timeIntervalSince(t0)))
+        try writeRecord(SWDRecord(kind: "swd", kimg: kimg, images: swd.count, result: r))
+        try tensorboard?.swd(r, prefix: "SWD", imagesShown: trainer.progress.imagesShown)
+    }
+
+    /// Checks the replicas are identical, then rank 0 writes the checkpoint.
+    /// - Throws: `InternalError` naming the first array that differs between ranks.
+    public func checkpoint() throws {
+        if let name = try firstDifferingArray(replicatedArrays(trainer), group: trainer.group) {
+            throw InternalError("replicas diverged: \(name) differs across ranks at step \(trainer.progress.step)")
         }
         if isRoot {
             let path = options.directory + "/" + Checkpoint.fileName(imagesShown: trainer.progress.imagesShown)
             try Checkpoint.save(trainer, to: path)
             pruneCheckpoints()
         }
-        try group.barrier()
+        try trainer.group.barrier()
     }
 
     private func pruneCheckpoints() {
@@ -186,7 +188,7 @@ public final class TrainingRun {
         try fm.createDirectory(atPath: options.directory, withIntermediateDirectories: true)
         for name in ["log.txt", "metrics.jsonl"] where !fm.fileExists(atPath: options.directory + "/" + name) {
             guard fm.createFile(atPath: options.directory + "/" + name, contents: nil) else {
-                throw ConfigError("cannot create \(options.directory)/\(name): check that the run directory is writable")
+                throw InputError("cannot create \(options.directory)/\(name): check that the run directory is writable")
             }
         }
         log = FileHandle(forWritingAtPath: options.directory + "/log.txt")
@@ -206,32 +208,31 @@ public final class TrainingRun {
         if options.echo { print(line); fflush(stdout) }
     }
 
-    private func report(means: [String: Double], secPerKimg: Double, totalElapsed: Double, imagesThisRun: Int) throws {
+    /// The tick line (log and stdout), the metrics.jsonl record and its TensorBoard scalars.
+    private func report(means: StepStats, secPerKimg: Double, totalElapsed: Double) throws {
         let pr = trainer.progress
         let p = trainer.point
         let kimg = Double(pr.imagesShown) / 1000
-        let remainingKimg = max(0, trainer.config.schedule.totalKimg - kimg)
-        let eta = remainingKimg * secPerKimg
+        let eta = max(0, trainer.config.schedule.totalKimg - kimg) * secPerKimg
         let res = "\(pr.resolution)x\(pr.resolution)"
         let phase = pr.alpha < 1 ? String(format: "fade %.2f", pr.alpha) : "stable"
-        func f(_ k: String) -> String { means[k].map { String(format: "%+.4f", $0) } ?? "-" }
+        func f(_ v: Double?) -> String { v.map { String(format: "%+.4f", $0) } ?? "-" }
         write(line: String(format: "kimg %8.1f  res %-9@ %-9@ mb %3d  lossD %@  lossG %@  gp %@  D(real) %@  D(fake) %@  %7.1f s/kimg  ETA %@",
-                           kimg, res, phase, p.minibatch, f("loss/D"), f("loss/G"), f("loss/gp"), f("D/real"), f("D/fake"),
-                           secPerKimg, formatDuration(eta)))
-        var record: [String: Any] = ["kimg": kimg, "step": pr.step, "resolution": pr.resolution, "alpha": Double(pr.alpha),
-                                     "minibatch": p.minibatch, "lr": Double(p.learningRate), "sec_per_kimg": secPerKimg,
-                                     "elapsed_s": totalElapsed, "skipped_D": pr.skippedD, "skipped_G": pr.skippedG,
-                                     "time": Date().timeIntervalSince1970]
-        for (k, v) in means { record[k] = v }
-        for (k, v) in trainer.timings.asDictionary { record[k] = v }
+                           kimg, res, phase, p.minibatch, f(means.lossD), f(means.lossG), f(means.gradientPenalty),
+                           f(means.realScores), f(means.fakeScores), secPerKimg, formatDuration(eta)))
+        let record = TickRecord(kimg: kimg, step: pr.step, resolution: pr.resolution, alpha: Double(pr.alpha),
+                                minibatch: p.minibatch, learningRate: Double(p.learningRate), secondsPerKimg: secPerKimg,
+                                elapsedSeconds: totalElapsed, skippedD: pr.skippedD, skippedG: pr.skippedG,
+                                time: Date().timeIntervalSince1970, losses: means,
+                                timings: StepTimings(Profiler.snapshot()))
         try writeRecord(record)
         try tensorboard?.scalars(record, imagesShown: pr.imagesShown)
-        trainer.timings = StepTimings()
     }
 
-    private func writeRecord(_ record: [String: Any]) throws {
-        let data = try JSONSerialization.data(withJSONObject: record, options: [.sortedKeys])
-        metrics?.write(data + Data("\n".utf8))
+    private func writeRecord<R: Encodable>(_ record: R) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        metrics?.write(try encoder.encode(record) + Data("\n".utf8))
     }
 
     private func describe(_ r: SlicedWassersteinResult) -> String {
@@ -252,6 +253,79 @@ public final class TrainingRun {
         let grid = ImageGrid().render(s.data, count: s.shape[0], channels: s.shape[1], height: s.shape[2], width: s.shape[3])
         try PNGCodec.write(grid, to: options.directory + "/" + name)
         try tensorboard?.image(grid, tag: tag, imagesShown: trainer.progress.imagesShown)
+    }
+}
+
+/// A tick's running totals: the loss statistics summed over steps (loss shares weighted by
+/// their step's minibatch, so dividing by the images gives means of the step means), the images,
+/// and where the tick started.
+struct TickAccumulator {
+    /// Images a tick spans; a tick ends when `imagesShown / tickImages` changes.
+    let tickImages: Int
+    /// Ticks ended in this invocation.
+    private(set) var count = 0
+    private(set) var started = Date()
+    private(set) var startImages: Int
+    private var index: Int
+    private var sums = StepStats()
+    private var images = 0
+
+    init(tickImages: Int, imagesShown: Int) {
+        self.tickImages = tickImages
+        startImages = imagesShown
+        index = imagesShown / tickImages
+    }
+
+    mutating func add(_ stats: StepStats, minibatch: Int) {
+        for key in stats.presentKeys {
+            sums[key] = (sums[key] ?? 0) + stats[key]! * (key.isMeanShare ? Double(minibatch) : 1)
+        }
+        images += minibatch
+    }
+
+    /// Whether a tick boundary was crossed.
+    func isDue(imagesShown: Int) -> Bool { imagesShown / tickImages != index }
+
+    /// The means over the tick's images of every rank (an all-reduce: every rank must call it).
+    func means(over group: ProcessGroup) throws -> StepStats {
+        let keys = sums.presentKeys
+        let totals = try group.allReduceSum(keys.map { sums[$0]! })
+        var means = StepStats()
+        for (key, total) in zip(keys, totals) { means[key] = total / Double(max(1, images)) }
+        return means
+    }
+
+    /// Ends the tick at `imagesShown` and starts the next.
+    mutating func finish(imagesShown: Int) {
+        count += 1
+        index = imagesShown / tickImages
+        sums = StepStats()
+        images = 0
+        started = Date()
+        startImages = imagesShown
+    }
+}
+
+/// An SWD line of metrics.jsonl: the real-vs-real floor at the start, or a measurement.
+struct SWDRecord: Codable {
+    var kind: String
+    var kimg: Double?
+    var images: Int
+    var average: Double
+    var levels: [Double]
+    var resolutions: [Int]
+
+    init(kind: String, kimg: Double?, images: Int, result: SlicedWassersteinResult) {
+        self.kind = kind
+        self.kimg = kimg
+        self.images = images
+        average = result.average
+        levels = result.perLevel
+        resolutions = result.resolutions
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case kind, kimg, images, average = "swd_avg", levels = "swd_levels", resolutions = "swd_resolutions"
     }
 }
 

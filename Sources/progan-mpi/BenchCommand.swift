@@ -28,7 +28,7 @@ struct BenchCommand: ParsableCommand {
     var batch: Int?
     @Option(help: "Timed iterations.") var iters = 5
     @Option(help: "Untimed iterations before them.") var warmup = 1
-    @Option(help: "BLAS threads per rank.") var threads = 1
+    @OptionGroup var threads: ThreadsOption
     @Option(help: "3x3 convolution algorithm: auto (Winograd F(2x2,3x3) where it pays, im2col elsewhere) or im2col.")
     var conv = "auto"
     @Option(help: ArgumentHelp("Most floats of convolution scratch (im2col columns, Winograd buffers) before chunking.",
@@ -36,17 +36,9 @@ struct BenchCommand: ParsableCommand {
     var scratchFloats = Tensor.im2colBudget
     @Flag(help: "Print one JSON object to stdout instead of the report.") var json = false
 
+    /// The flags of this command alone; the benchmark's own options are checked by
+    /// `BenchmarkOptions.validate` when the benchmark is set up.
     func validate() throws {
-        guard res >= 4, res <= 1024, res & (res - 1) == 0 else {
-            throw ValidationError("--res \(res) is not a power of two between 4 and 1024")
-        }
-        if let maxRes, maxRes < res || maxRes > 1024 || maxRes & (maxRes - 1) != 0 {
-            throw ValidationError("--max-res \(maxRes) is not a power of two between --res \(res) and 1024")
-        }
-        if let batch, batch < 1 { throw ValidationError("--batch must be at least 1, got \(batch)") }
-        guard iters >= 1 else { throw ValidationError("--iters must be at least 1, got \(iters)") }
-        guard warmup >= 0 else { throw ValidationError("--warmup must be at least 0, got \(warmup)") }
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
         guard scratchFloats >= 1 else { throw ValidationError("--scratch-floats must be at least 1, got \(scratchFloats)") }
         guard conv == "auto" || conv == "im2col" else {
             throw ValidationError("--conv must be auto or im2col, got \(conv)")
@@ -54,21 +46,10 @@ struct BenchCommand: ParsableCommand {
     }
 
     func run() throws {
-        BLAS.threads = threads
+        threads.apply()
         if conv == "im2col" { Tensor.winogradMinChannels = Int.max }
         Tensor.im2colBudget = scratchFloats
-        let launch = LaunchEnvironment()
-        let group: ProcessGroup
-        var mpi: MPIEnvironment?
-        if launch.launcherWorldSize != nil || launch.isUnderSlurm {
-            let environment = try MPIEnvironment(requested: .funneled)
-            let comm = try Communicator(world: environment)
-            do { try launch.checkWorldSize(comm.size) } catch { fail("\(error)") }
-            mpi = environment
-            group = comm
-        } else {
-            group = SingleProcess()
-        }
+        let (group, mpi) = try launchProcessGroup()
         let isRoot = group.rank == 0
         do {
             let options = BenchmarkOptions(resolution: res, batch: batch, iterations: iters, warmup: warmup,
@@ -91,11 +72,7 @@ struct BenchCommand: ParsableCommand {
             }
             try mpi?.finalize()
         } catch {
-            // Configuration errors are the same on every rank: rank 0 says it once.
-            if isRoot || !(error is ConfigError) {
-                fail(group.size > 1 && !isRoot ? "rank \(group.rank): \(error)" : "\(error)")
-            }
-            Foundation.exit(1)
+            exitReporting(error, on: group)
         }
     }
 

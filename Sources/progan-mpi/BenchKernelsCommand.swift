@@ -18,8 +18,7 @@ struct BenchKernelsCommand: ParsableCommand {
         abstract: "Print GFLOP/s of 3x3 convolution forward/backward kernels and of sgemm of a comparable size.",
         shouldDisplay: false)
 
-    @Option(help: "OpenBLAS threads.")
-    var threads = 1
+    @OptionGroup var threads: ThreadsOption
 
     @Option(help: "Batch size N.")
     var batch = 16
@@ -43,7 +42,6 @@ struct BenchKernelsCommand: ParsableCommand {
     var repeats = 5
 
     func validate() throws {
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
         guard batch >= 1, channels >= 1, size >= 1 else {
             throw ValidationError("--batch, --channels and --size must be at least 1")
         }
@@ -69,7 +67,7 @@ struct BenchKernelsCommand: ParsableCommand {
     }
 
     func run() throws {
-        BLAS.threads = threads
+        threads.apply()
         Tensor.winogradMinChannels = winogradMinChannels
         Tensor.im2colBudget = scratchFloats
         let (n, c, o, hw, k) = (batch, channels, channels, size * size, 3)

@@ -33,7 +33,7 @@ struct GenerateCommand: ParsableCommand {
             let tmp = out + ".tmp-\(getpid())"
             do {
                 try ImageGrid().write(x.data, count: count, channels: x.shape[1], height: x.shape[2], width: x.shape[3], to: tmp)
-                guard rename(tmp, out) == 0 else { throw ConfigError("\(out): cannot write (\(String(cString: strerror(errno))))") }
+                guard rename(tmp, out) == 0 else { throw InputError("\(out): cannot write (\(String(cString: strerror(errno))))") }
             } catch { unlink(tmp); throw error }
             print("wrote \(out): \(count) samples at \(res)x\(res) from \(checkpoint) (\(String(format: "%.1f", Double(progress.imagesShown) / 1000)) kimg)")
         }

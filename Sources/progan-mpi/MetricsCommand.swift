@@ -23,12 +23,11 @@ struct MetricsCommand: ParsableCommand {
         @Option(help: "Seed of the image choice, patches and projections.") var seed: UInt64 = 1
         @Flag(help: "Compare two disjoint sets of real images: the metric's noise floor at this size.") var realVsReal = false
         @Flag(help: "Print one JSON object instead of text.") var json = false
-        @Option(help: "BLAS threads per rank (default 1: one rank a core).") var threads = 1
+        @OptionGroup var threads: ThreadsOption
         @Option(help: "Images generated per forward pass (ranks share whole batches).") var batch = 64
 
         func validate() throws {
             guard batch >= 1 else { throw ValidationError("--batch must be at least 1, got \(batch)") }
-            guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
             guard (checkpoint == nil) == realVsReal else { throw ValidationError("pass --checkpoint CK, or --real-vs-real") }
             guard images >= 2 else { throw ValidationError("--images must be >= 2") }
         }
@@ -36,7 +35,7 @@ struct MetricsCommand: ParsableCommand {
         func run() throws {
             reportingErrors {
                 let start = Date()
-                BLAS.threads = threads
+                threads.apply()
                 // Under mpirun the images and projections are shared out; rank 0 prints.
                 let (group, mpi) = try launchProcessGroup()
                 let d = try DatasetImages(path: data)
@@ -47,7 +46,7 @@ struct MetricsCommand: ParsableCommand {
                 } else {
                     let (gs, config, progress) = try Checkpoint.loadGenerator(checkpoint!)
                     guard config.network.channels == d.channels, config.network.resolution <= d.resolution else {
-                        throw ConfigError("checkpoint is \(config.network.resolution)x\(config.network.resolution) with \(config.network.channels) channel(s); dataset \(data) is \(d.resolution)x\(d.resolution) with \(d.channels)")
+                        throw InputError("checkpoint is \(config.network.resolution)x\(config.network.resolution) with \(config.network.channels) channel(s); dataset \(data) is \(d.resolution)x\(d.resolution) with \(d.channels)")
                     }
                     let evaluator = try SWDEvaluator(data: d, resolution: config.network.resolution, count: images,
                                                      seed: seed, group: group)

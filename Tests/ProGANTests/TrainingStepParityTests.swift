@@ -89,7 +89,7 @@ final class TrainingStepParityTests: XCTestCase {
         var out: [String: Tensor] = [
             "out/fakes": fakes.value, "out/d_real": dReal.value, "out/d_fake": dFake.value,
             "out/d_xhat": dXHat.value, "out/grad_norms": norms.value,
-            "out/penalty": Tensor.scalar(Float(try XCTUnwrap(statsD["loss/gp"]))),
+            "out/penalty": Tensor.scalar(Float(try XCTUnwrap(statsD.gradientPenalty))),
             "out/loss_d": lossD.value, "out/d_gen": dGen.value, "out/loss_g": lossG.value,
         ]
         for (name, g) in zip(D.parameters.names, gradD) { out["grad_loss_d/\(name)"] = g.value }

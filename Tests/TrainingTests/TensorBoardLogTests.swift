@@ -1,5 +1,6 @@
 import Foundation
 import Imaging
+import ProGAN
 import XCTest
 @testable import Training
 
@@ -12,12 +13,35 @@ final class TensorBoardLogTests: XCTestCase {
             "D/real": "D/real", "D/fake": "D/fake", "grad_norm": "D/grad_norm",
             "kimg": "Progress/kimg", "lr": "Progress/learning_rate", "alpha": "Progress/alpha",
             "skipped_D": "Progress/skipped_D", "sec_per_kimg": "Timing/sec_per_kimg",
-            "time/allreduce": "Timing/allreduce", "some_new_metric": "some_new_metric", "time": nil,
+            "time/allreduce": "Timing/allreduce", "time": nil,
         ]
-        for (key, tag) in expected { XCTAssertEqual(TensorBoardLog.tag(forMetric: key), tag, key) }
-        XCTAssertEqual(TensorBoardLog.number(3), 3)
-        XCTAssertEqual(TensorBoardLog.number(Float(0.5)), 0.5)
-        XCTAssertNil(TensorBoardLog.number("text"))
+        for (key, tag) in expected { XCTAssertEqual(TickRecord.tensorBoardTag(forKey: key), tag, key) }
+    }
+
+    /// A tick record is one flat JSON object under metrics.jsonl's names (LSGAN: no penalty
+    /// keys), and decodes back to itself.
+    func testTickRecordKeys() throws {
+        var timings = StepTimings()
+        timings.penalty = 0.25
+        var losses = StepStats()
+        (losses.lossD, losses.lossG, losses.realScores, losses.fakeScores) = (-0.5, 0.25, 1, -1)
+        let record = TickRecord(kimg: 1.5, step: 12, resolution: 8, alpha: 0.5, minibatch: 16, learningRate: 0.001,
+                                secondsPerKimg: 3, elapsedSeconds: 9, skippedD: 1, skippedG: 0, time: 1e9,
+                                losses: losses,
+                                timings: timings)
+        let data = try JSONEncoder().encode(record)
+        let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        XCTAssertEqual(Set(object.keys), [
+            "kimg", "step", "resolution", "alpha", "minibatch", "lr", "sec_per_kimg", "elapsed_s", "skipped_D",
+            "skipped_G", "time", "loss/D", "loss/G", "D/real", "D/fake", "time/G", "time/D", "time/GP",
+            "time/allreduce", "time/optimizer", "time/data",
+        ])
+        XCTAssertEqual(object["time/GP"] as? Double, 0.25)
+        XCTAssertEqual(try JSONDecoder().decode(TickRecord.self, from: data), record)
+        // Every charted value has a tag, and no tag twice.
+        let tags = record.scalars.map(\.tag)
+        XCTAssertEqual(tags.count, object.count - 1)
+        XCTAssertEqual(Set(tags).count, tags.count)
     }
 
     /// A grid wider than `maxImageSide` is logged scaled to it, keeping its aspect ratio.

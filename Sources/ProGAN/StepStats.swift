@@ -1,0 +1,70 @@
+/// The scalar statistics of one step's losses on this rank, named as metrics.jsonl names them
+/// (the coding keys). A field is nil where the loss has no such term (LSGAN: no penalty).
+///
+/// Two kinds of field, summed over ranks alike but averaged differently over a tick:
+/// - loss shares (`lossD`, `lossG`, `gradientPenalty`, `drift`): this rank's part of a mean over
+///   the global minibatch, so the all-reduced sum is that step's mean;
+/// - sample sums (`realScores`, `fakeScores`, `gradientNorms`): sums over this rank's samples, so
+///   the all-reduced sum divided by the images is the mean.
+public struct StepStats: Codable, Equatable, Sendable {
+    /// D's loss (WGAN-GP: D(fake) - D(real) + penalty + drift).
+    public var lossD: Double?
+    /// G's loss.
+    public var lossG: Double?
+    /// The WGAN-GP gradient penalty term.
+    public var gradientPenalty: Double?
+    /// The drift term epsilon * D(real)^2.
+    public var drift: Double?
+    /// D's scores of the reals.
+    public var realScores: Double?
+    /// D's scores of the fakes.
+    public var fakeScores: Double?
+    /// Norms of D's input gradient at the penalty's mixed samples.
+    public var gradientNorms: Double?
+
+    /// No statistics (fields are set one by one).
+    public init() {}
+
+    public enum CodingKeys: String, CodingKey, CaseIterable, Sendable {
+        case lossD = "loss/D", lossG = "loss/G", gradientPenalty = "loss/gp", drift = "loss/drift"
+        case realScores = "D/real", fakeScores = "D/fake", gradientNorms = "grad_norm"
+
+        /// The field this key names.
+        public var field: WritableKeyPath<StepStats, Double?> {
+            switch self {
+            case .lossD: return \.lossD
+            case .lossG: return \.lossG
+            case .gradientPenalty: return \.gradientPenalty
+            case .drift: return \.drift
+            case .realScores: return \.realScores
+            case .fakeScores: return \.fakeScores
+            case .gradientNorms: return \.gradientNorms
+            }
+        }
+
+        /// Whether the field is a share of a global-minibatch mean (else a sum over samples).
+        public var isMeanShare: Bool {
+            switch self {
+            case .lossD, .lossG, .gradientPenalty, .drift: return true
+            case .realScores, .fakeScores, .gradientNorms: return false
+            }
+        }
+    }
+
+    /// The value under `key`.
+    public subscript(key: CodingKeys) -> Double? {
+        get { self[keyPath: key.field] }
+        set { self[keyPath: key.field] = newValue }
+    }
+
+    /// The fields set here, in key order.
+    public var presentKeys: [CodingKeys] { CodingKeys.allCases.filter { self[$0] != nil } }
+
+    /// These statistics with `other`'s fields filled in where these have none (the D step's
+    /// and the G step's statistics make one step's).
+    public func merging(_ other: StepStats) -> StepStats {
+        var merged = self
+        for key in CodingKeys.allCases where merged[key] == nil { merged[key] = other[key] }
+        return merged
+    }
+}
