@@ -16,7 +16,7 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
     public var adamEpsilon: Float = 1e-8
     /// EMA decay of the sampling generator per step.
     public var emaBeta: Float = 0.999
-    /// Reset Adam moments when a new resolution starts fading in (as the authors' code).
+    /// Reset Adam moments at the start of every fade and of every stable phase (as the authors' code).
     public var resetOptimizerOnGrowth = true
     /// Random left-right mirroring of real images.
     public var mirror = false
@@ -123,11 +123,13 @@ public final class Trainer {
     @discardableResult
     public func step(data: RealImageSource, order: DataOrder) throws -> StepStats {
         let p = point
-        if p.resolution != progress.resolution {
-            // A new resolution starts fading in: the authors reset Adam's moments here.
-            if config.resetOptimizerOnGrowth && progress.resolution != 0 { adamG.reset(); adamD.reset() }
-            progress.resolution = p.resolution
+        // The authors reset Adam's moments where the level of detail's floor or ceiling changes:
+        // at the first step of every fade and of every stable phase.
+        if config.resetOptimizerOnGrowth,
+           config.schedule.resetsOptimizer(previousResolution: progress.resolution, previousAlpha: progress.alpha, next: p) {
+            adamG.reset(); adamD.reset()
         }
+        progress.resolution = p.resolution
         progress.alpha = p.alpha
         let local = p.minibatch / group.size
         let first = group.rank * local

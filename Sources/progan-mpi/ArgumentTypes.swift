@@ -7,6 +7,7 @@ import Training
 // anything else with one line, and the commands use the value without checking it again.
 extension Preset: ExpressibleByArgument {}
 extension LossConfig.Kind: ExpressibleByArgument {}
+extension LossConfig.GradientScale: ExpressibleByArgument {}
 
 /// `--threads`, shared by every command that computes: BLAS threads per rank.
 struct ThreadsOption: ParsableArguments {

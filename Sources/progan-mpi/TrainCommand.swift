@@ -33,7 +33,15 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Train up to this resolution (default: the dataset's).") var resolution: Int?
     @Option(help: "Loss (default: the preset's, wgangp).") var loss: LossConfig.Kind?
     @Option(help: "Minibatch-stddev group size (0 = the whole global minibatch).") var mbstdGroup: Int?
-    @Flag(help: "Mirror real images left-right at random.") var mirror = false
+    @Flag(inversion: .prefixedNo, help: "Mirror real images left-right at random (default: the preset's; paper and paper-v2 mirror).")
+    var mirror: Bool?
+    @Option(help: "Feature maps: the numerator of min(fmap-base / 2^stage, fmap-max).") var fmapBase: Int?
+    @Option(help: "Feature maps: the cap of min(fmap-base / 2^stage, fmap-max).") var fmapMax: Int?
+    @Option(help: "Length of the latent vector.") var latentSize: Int?
+    @Option(help: "Adam learning rate at every resolution (replaces the preset's per-resolution rates).") var lr: Float?
+    @Option(help: "Gradient-penalty target norm gamma (paper 1; the authors' CIFAR-10 750).") var gpTarget: Float?
+    @Option(help: "Where the gradient-penalty norm is taken: native (at the current resolution) or full-resolution (as the authors' D, which pools a full-size input: native norm x R/F).")
+    var gpScale: LossConfig.GradientScale?
     @Option(help: "Decay a step of the generator's moving average Gs (paper: 0.999).") var emaBeta: Float?
     @Option(help: "Report every this many thousand images.") var tickKimg: Double = 4
     @Option(help: "Checkpoint every this many ticks.") var checkpointTicks = 1
@@ -50,6 +58,11 @@ struct TrainCommand: ParsableCommand {
             throw ValidationError("--resolution \(r) is not a power of two between 4 and 1024")
         }
         if let minibatch, minibatch < 1 { throw ValidationError("--minibatch must be positive") }
+        for (name, value) in [("--fmap-base", fmapBase), ("--fmap-max", fmapMax), ("--latent-size", latentSize)] {
+            if let value, value < 1 { throw ValidationError("\(name) must be positive, got \(value)") }
+        }
+        if let lr, !(lr > 0 && lr.isFinite) { throw ValidationError("--lr must be a positive number, got \(lr)") }
+        if let gpTarget, !(gpTarget > 0 && gpTarget.isFinite) { throw ValidationError("--gp-target must be a positive number, got \(gpTarget)") }
         if let emaBeta, !(0...1).contains(emaBeta) { throw ValidationError("--ema-beta must be in 0...1, got \(emaBeta)") }
         guard tickKimg > 0 else { throw ValidationError("--tick-kimg must be positive") }
         guard checkpointTicks >= 1 else { throw ValidationError("--checkpoint-ticks must be >= 1") }
@@ -69,7 +82,13 @@ struct TrainCommand: ParsableCommand {
         if let minibatch { c.schedule.minibatch = [:]; c.schedule.defaultMinibatch = minibatch }
         if let loss { c.loss.kind = loss }
         if let mbstdGroup { c.network.mbstdGroupSize = mbstdGroup }
-        if mirror { c.mirror = true }
+        if let mirror { c.mirror = mirror }
+        if let fmapBase { c.network.fmapBase = fmapBase }
+        if let fmapMax { c.network.fmapMax = fmapMax }
+        if let latentSize { c.network.latentSize = latentSize }
+        if let lr { c.schedule.learningRate = [:]; c.schedule.defaultLearningRate = lr }
+        if let gpTarget { c.loss.gpTarget = gpTarget }
+        if let gpScale { c.loss.gpScale = gpScale }
         if let emaBeta { c.emaBeta = emaBeta }
         return c
     }
