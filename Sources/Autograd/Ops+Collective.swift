@@ -1,6 +1,6 @@
 import TensorKit
 
-// Differentiable collectives (DESIGN.md decision 2). An all-gather along the batch axis has as
+// Differentiable collectives (docs/ARCHITECTURE.md, "N ranks train like one process"). An all-gather along the batch axis has as
 // adjoint a reduce-scatter (sum) and vice versa; both are linear, so their rules need no saved
 // values and double backward is again a collective. Every rank must run the same graph.
 

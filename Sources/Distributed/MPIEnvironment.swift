@@ -14,7 +14,8 @@ public enum MPIThreadLevel: Int, Comparable, CustomStringConvertible, Sendable {
     /// Many threads call MPI, never two at once.
     case serialized = 2
     /// Many threads call MPI concurrently (needed by a communication thread doing blocking
-    /// allreduces while the main thread computes, see DESIGN.md decision 5).
+    /// allreduces while the main thread computes; docs/ARCHITECTURE.md, end of "N ranks train
+    /// like one process").
     case multiple = 3
 
     public static func < (a: MPIThreadLevel, b: MPIThreadLevel) -> Bool { a.rawValue < b.rawValue }

@@ -6,7 +6,8 @@ import Darwin
 
 /// Counter-based random numbers: every draw is a pure function of `(seed, stream, index)`, so a
 /// sample's latent, its data-order slot or its gradient-penalty mixing factor can be recomputed on
-/// any rank, after any resume, without replaying a sequential generator (DESIGN.md decision 4).
+/// any rank, after any resume, without replaying a sequential generator (docs/ARCHITECTURE.md, "N ranks train like one
+/// process").
 ///
 /// The mixing function is SplitMix64's finalizer applied to a combination of the three inputs;
 /// streams are separated by multiplying with distinct odd constants before mixing.

@@ -3,7 +3,7 @@ import ProGAN
 import Storage
 import TensorKit
 
-/// A training checkpoint in HDF5 (DESIGN.md decision 6): G, D, the EMA generator and both Adam
+/// A training checkpoint in HDF5 (docs/ARCHITECTURE.md, "Files"): G, D, the EMA generator and both Adam
 /// states under their parameter paths, plus the configuration and progress as JSON attributes.
 ///
 /// Layout: `/G/...`, `/D/...`, `/Gs/...` hold every parameter under its name (e.g.

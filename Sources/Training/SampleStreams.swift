@@ -1,7 +1,7 @@
 import TensorKit
 
 /// Every random draw of training as a pure function of (seed, step, global sample index)
-/// (DESIGN.md decision 4): a rank computes exactly its own samples' draws, and a resumed run
+/// (docs/ARCHITECTURE.md, "N ranks train like one process"): a rank computes exactly its own samples' draws, and a resumed run
 /// continues as if never stopped, whatever the number of ranks.
 public struct SampleStreams: Sendable {
     public let rng: CounterRNG

@@ -4,7 +4,8 @@ import Glibc
 
 /// Signals that ask a run to save itself and stop (Slurm's pre-timeout USR1, TERM from scancel
 /// or a requeue, INT from a terminal). The handler only records the signal; the training loop
-/// reads it at a step boundary and agrees on it with all ranks (DESIGN.md decision 8).
+/// reads it at a step boundary and agrees on it with all ranks (docs/ARCHITECTURE.md, "Stopping
+/// and failing").
 public enum StopSignals {
     nonisolated(unsafe) static var received: sig_atomic_t = 0
 

@@ -20,7 +20,7 @@ final class PyTorchParityTests: XCTestCase {
     static let parameterNames = ["conv1.weight", "conv1.bias", "conv2.weight", "conv2.bias",
                                  "dense.weight", "dense.bias"]
 
-    func loadFixture() throws -> TensorFixture {
+    static func loadFixture() throws -> TensorFixture {
         let url = try XCTUnwrap(Bundle.module.url(forResource: "tiny_critic", withExtension: "json",
                                                   subdirectory: "Fixtures"),
                                 "Fixtures/tiny_critic.json is missing from the test bundle")
@@ -31,7 +31,7 @@ final class PyTorchParityTests: XCTestCase {
     /// flatten NCHW -> [N, 64], dense 64 -> 1 + bias (weight [out, in], applied as x W^T).
     /// Equalized learning rate: stored weights times gain/sqrt(fan_in) at run time (gain sqrt(2)
     /// for the convs, 1 for the dense layer); biases unscaled.
-    func critic(_ x: Var, _ p: [String: Var]) throws -> Var {
+    static func critic(_ x: Var, _ p: [String: Var]) throws -> Var {
         func bias(_ b: Var) throws -> Var { try b.reshape([1, b.shape[0], 1, 1]) }
         let s1 = Float(2.0.squareRoot() / Double(3 * 3 * 3).squareRoot())
         let s2 = Float(2.0.squareRoot() / Double(4 * 3 * 3).squareRoot())
@@ -45,7 +45,7 @@ final class PyTorchParityTests: XCTestCase {
     }
 
     /// Every quantity the fixture holds an expected value for, computed here, by fixture name.
-    func computeAll(_ fx: TensorFixture) throws -> [String: Tensor] {
+    static func computeAll(_ fx: TensorFixture) throws -> [String: Tensor] {
         let names = Self.parameterNames
         var p: [String: Var] = [:]
         for n in names { p[n] = Var(try fx.tensor("param/\(n)"), requiresGrad: true, name: n) }
@@ -79,38 +79,33 @@ final class PyTorchParityTests: XCTestCase {
         return out
     }
 
-    /// Compares every computed tensor whose name starts with `prefix` with the fixture, relative to
-    /// max|ref| or, for the names in `scales`, to the given scale.
-    func assertParity(_ prefix: String, scales: [String: Double] = [:],
-                      file: StaticString = #filePath, line: UInt = #line) throws {
+    /// The fixture and everything computed from it, once for the class; each test compares a part.
+    static let comparison = Result { () throws -> ParityComparison in
         let fx = try loadFixture()
-        try TestSupport.assertParity(try computeAll(fx), fixture: fx, prefix: prefix, scales: scales,
-                                     tolerance: Self.tolerance, file: file, line: line)
+        return ParityComparison(fixture: fx, computed: try computeAll(fx), tolerance: tolerance)
     }
 
     func testFixtureIsComplete() throws {
-        let fx = try loadFixture()
-        let ours = try computeAll(fx)
-        let expected = Set(fx.tensors.keys.filter { !$0.hasPrefix("input/") && !$0.hasPrefix("param/") })
-        XCTAssertEqual(Set(ours.keys), expected)
+        let c = try Self.comparison.get()
+        XCTAssertEqual(Set(c.computed.keys), c.expectedNames)
     }
 
     func testForwardOutputs() throws {
-        try assertParity("out/d_")
+        try Self.comparison.get().assertParity("out/d_")
     }
 
     func testInputGradientAndPenalty() throws {
-        try assertParity("out/grad_")
-        try assertParity("out/penalty")
-        try assertParity("out/loss_d")
+        try Self.comparison.get().assertParity("out/grad_")
+        try Self.comparison.get().assertParity("out/penalty")
+        try Self.comparison.get().assertParity("out/loss_d")
     }
 
     func testFirstOrderParameterGradients() throws {
-        try assertParity("grad_d_real/")
+        try Self.comparison.get().assertParity("grad_d_real/")
     }
 
     func testPenaltyParameterGradients() throws {
-        try assertParity("grad_penalty/")
+        try Self.comparison.get().assertParity("grad_penalty/")
     }
 
     func testCriticLossParameterGradients() throws {
@@ -118,7 +113,7 @@ final class PyTorchParityTests: XCTestCase {
         // exactly, and float32 rounding of the +-0.5-sized per-sample terms leaves ~6e-8 absolute
         // error, 6e-5 of the remainder (PyTorch's own float32 autograd gives the same 5.8e-5).
         // So that one tensor is measured against the size of the terms that cancel (1).
-        try assertParity("grad_loss_d/", scales: ["grad_loss_d/dense.bias": 1])
+        try Self.comparison.get().assertParity("grad_loss_d/", scales: ["grad_loss_d/dense.bias": 1])
     }
 
     /// The whole fixture again with every 3x3 convolution (forward, input gradient, weight
@@ -128,9 +123,11 @@ final class PyTorchParityTests: XCTestCase {
         defer { Tensor.winogradMinChannels = savedChannels; Tensor.winogradMinPixels = savedPixels }
         Tensor.winogradMinChannels = 1
         Tensor.winogradMinPixels = 1
-        try assertParity("out/")
-        try assertParity("grad_d_real/")
-        try assertParity("grad_penalty/")
-        try assertParity("grad_loss_d/", scales: ["grad_loss_d/dense.bias": 1])
+        let fx = try Self.loadFixture()
+        let winograd = ParityComparison(fixture: fx, computed: try Self.computeAll(fx), tolerance: Self.tolerance)
+        try winograd.assertParity("out/")
+        try winograd.assertParity("grad_d_real/")
+        try winograd.assertParity("grad_penalty/")
+        try winograd.assertParity("grad_loss_d/", scales: ["grad_loss_d/dense.bias": 1])
     }
 }

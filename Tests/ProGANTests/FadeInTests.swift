@@ -32,8 +32,8 @@ final class FadeInTests: XCTestCase {
         assertClose(mid, expected, rtol: 1e-5, atol: 1e-6)
     }
 
-    /// G at alpha 1 written out layer by layer from the paper's description (DESIGN.md): pixelnorm(z),
-    /// dense, reshape, bias, LReLU, pixelnorm, conv3x3, LReLU, pixelnorm; per later block nearest
+    /// G at alpha 1 written out layer by layer from the paper's description (appendix A, Table 2):
+    /// pixelnorm(z), dense, reshape, bias, LReLU, pixelnorm, conv3x3, LReLU, pixelnorm; per later block nearest
     /// upsampling and two conv3x3 with LReLU and pixelnorm; toRGB of the last block.
     func testGeneratorAtAlphaOneIsTheNewPath() throws {
         let G = Generator(config, seed: 21)

@@ -33,7 +33,7 @@ final class TrainingStepParityTests: XCTestCase {
         return c
     }
 
-    func loadFixture() throws -> TensorFixture {
+    static func loadFixture() throws -> TensorFixture {
         let url = try XCTUnwrap(Bundle.module.url(forResource: "training_step", withExtension: "json",
                                                   subdirectory: "Fixtures"),
                                 "Fixtures/training_step.json is missing from the test bundle")
@@ -41,7 +41,7 @@ final class TrainingStepParityTests: XCTestCase {
     }
 
     /// Assigns `param/<name>` of the fixture to every parameter; the fixture must cover them all.
-    func load(_ params: ParameterSet, from fx: TensorFixture) throws {
+    static func load(_ params: ParameterSet, from fx: TensorFixture) throws {
         for (name, p) in zip(params.names, params.parameters) {
             let t = try fx.tensor("param/\(name)")
             XCTAssertEqual(t.shape, p.shape, name)
@@ -50,7 +50,7 @@ final class TrainingStepParityTests: XCTestCase {
     }
 
     /// Every quantity the fixture holds an expected value for, computed with the ProGAN API.
-    func computeAll(_ fx: TensorFixture) throws -> [String: Tensor] {
+    static func computeAll(_ fx: TensorFixture) throws -> [String: Tensor] {
         let (res, alpha) = (Self.resolution, Self.alpha)
         let G = Generator(Self.config, seed: 1), D = Discriminator(Self.config, seed: 2)
         try load(G.parameters, from: fx)
@@ -97,24 +97,19 @@ final class TrainingStepParityTests: XCTestCase {
         return out
     }
 
-    /// Compares every computed tensor whose name starts with `prefix` with the fixture, relative to
-    /// max|ref| or, for the names in `scales`, to the given scale.
-    func assertParity(_ prefix: String, scales: [String: Double] = [:],
-                      file: StaticString = #filePath, line: UInt = #line) throws {
+    /// The fixture and everything computed from it, once for the class; each test compares a part.
+    static let comparison = Result { () throws -> ParityComparison in
         let fx = try loadFixture()
-        try TestSupport.assertParity(try computeAll(fx), fixture: fx, prefix: prefix, scales: scales,
-                                     tolerance: Self.tolerance, file: file, line: line)
+        return ParityComparison(fixture: fx, computed: try computeAll(fx), tolerance: tolerance)
     }
 
     func testFixtureIsComplete() throws {
-        let fx = try loadFixture()
-        let ours = try computeAll(fx)
-        let expected = Set(fx.tensors.keys.filter { !$0.hasPrefix("input/") && !$0.hasPrefix("param/") })
-        XCTAssertEqual(Set(ours.keys), expected)
+        let c = try Self.comparison.get()
+        XCTAssertEqual(Set(c.computed.keys), c.expectedNames)
     }
 
     func testForwardOutputs() throws {
-        try assertParity("out/")
+        try Self.comparison.get().assertParity("out/")
     }
 
     func testDiscriminatorLossGradients() throws {
@@ -124,10 +119,10 @@ final class TrainingStepParityTests: XCTestCase {
         // absolute error, 3.4e-5 of the remainder (PyTorch's own float32 autograd gives 1.0e-7
         // absolute, 1.9e-4 relative). So that tensor is measured against the size of the
         // cancelling terms (1), exactly as PyTorchParityTests does for its dense.bias.
-        try assertParity("grad_loss_d/", scales: ["grad_loss_d/D/4x4/dense1/bias": 1])
+        try Self.comparison.get().assertParity("grad_loss_d/", scales: ["grad_loss_d/D/4x4/dense1/bias": 1])
     }
 
     func testGeneratorLossGradients() throws {
-        try assertParity("grad_loss_g/")
+        try Self.comparison.get().assertParity("grad_loss_g/")
     }
 }

@@ -135,10 +135,7 @@ public enum ChildProcess {
         }
         directories.append(Bundle.main.bundleURL)
         directories.append(Bundle.main.bundleURL.deletingLastPathComponent())
-        // Tests/TestSupport/ChildProcess.swift -> package root.
-        let root = URL(fileURLWithPath: filePath).deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent()
-        directories.append(root.appendingPathComponent(".build/debug"))
+        directories.append(packageRoot(filePath).appendingPathComponent(".build/debug"))
         for directory in directories {
             let candidate = directory.appendingPathComponent("progan-mpi").path
             if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
@@ -150,9 +147,62 @@ public enum ChildProcess {
     /// `swift test`), or `PROGAN_MPI_BINARY` when set.
     public static func proganReleaseBinary(filePath: String = #filePath) -> String? {
         if let path = ProcessInfo.processInfo.environment["PROGAN_MPI_BINARY"] { return path }
-        let root = URL(fileURLWithPath: filePath).deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent()
-        let candidate = root.appendingPathComponent(".build/release/progan-mpi").path
+        let candidate = packageRoot(filePath).appendingPathComponent(".build/release/progan-mpi").path
         return FileManager.default.isExecutableFile(atPath: candidate) ? candidate : nil
+    }
+
+    /// The release binary for a test that runs it. Missing, or older than a file under `Sources/`
+    /// or `Package.swift` (so not what the tests are about), it skips the test with the command
+    /// that fixes it; under CI (`CI=true`) it fails instead, since a skipped test proves nothing
+    /// there. `PROGAN_MPI_BINARY`, when set, is taken as it is.
+    public static func requireProganReleaseBinary(filePath: String = #filePath) throws -> String {
+        let build = "run 'swift build -c release --product progan-mpi' first (.ci/test.sh does)"
+        guard let binary = proganReleaseBinary(filePath: filePath) else {
+            throw unusable("no release progan-mpi: " + build)
+        }
+        if ProcessInfo.processInfo.environment["PROGAN_MPI_BINARY"] == nil,
+           let newer = newestSource(filePath: filePath), let built = modificationDate(binary), newer.date > built {
+            throw unusable("the release progan-mpi is older than \(newer.path): " + build)
+        }
+        return binary
+    }
+
+    /// A skip outside CI, a failure (any other error) under CI.
+    static func unusable(_ why: String) -> Error {
+        ProcessInfo.processInfo.environment["CI"] == "true" ? BinaryUnusable(description: "CI=true: " + why) : XCTSkip(why)
+    }
+
+    struct BinaryUnusable: Error, CustomStringConvertible { let description: String }
+
+    /// The most recently modified file under Sources/ and Package.swift (looked up once a run).
+    static func newestSource(filePath: String) -> (path: String, date: Date)? {
+        cacheLock.lock()
+        defer { cacheLock.unlock() }
+        if let cached = newestSourceCache { return cached }
+        let root = packageRoot(filePath)
+        var newest: (path: String, date: Date)?
+        var paths = [root.appendingPathComponent("Package.swift").path]
+        let sources = root.appendingPathComponent("Sources")
+        if let walk = FileManager.default.enumerator(atPath: sources.path) {
+            for case let relative as String in walk { paths.append(sources.appendingPathComponent(relative).path) }
+        }
+        for path in paths {
+            guard let date = modificationDate(path), date > (newest?.date ?? .distantPast) else { continue }
+            newest = (path, date)
+        }
+        newestSourceCache = .some(newest)
+        return newest
+    }
+
+    private static let cacheLock = NSLock()
+    nonisolated(unsafe) private static var newestSourceCache: (path: String, date: Date)??
+
+    static func modificationDate(_ path: String) -> Date? {
+        (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date
+    }
+
+    /// Tests/TestSupport/ChildProcess.swift -> the package root.
+    static func packageRoot(_ filePath: String) -> URL {
+        URL(fileURLWithPath: filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     }
 }

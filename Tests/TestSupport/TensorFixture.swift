@@ -85,3 +85,30 @@ public func assertParity(_ computed: [String: Tensor], fixture: TensorFixture, p
         XCTAssertLessThanOrEqual(err, tolerance, "\(name): max|ours - ref| / max|ref| = \(err)", file: file, line: line)
     }
 }
+
+/// A fixture and the tensors the code under test computed from it. A test class computes it once
+/// (a `static let`) and its tests compare it part by part.
+public struct ParityComparison {
+    public let fixture: TensorFixture
+    public let computed: [String: Tensor]
+    /// The largest `maxRelativeError` allowed.
+    public let tolerance: Double
+
+    public init(fixture: TensorFixture, computed: [String: Tensor], tolerance: Double) {
+        self.fixture = fixture
+        self.computed = computed
+        self.tolerance = tolerance
+    }
+
+    /// `assertParity(_:fixture:prefix:scales:tolerance:)` for the tensors named `prefix...`.
+    public func assertParity(_ prefix: String, scales: [String: Double] = [:],
+                             file: StaticString = #filePath, line: UInt = #line) throws {
+        try TestSupport.assertParity(computed, fixture: fixture, prefix: prefix, scales: scales, tolerance: tolerance,
+                                     file: file, line: line)
+    }
+
+    /// The fixture's names that hold expected results (neither `input/` nor `param/`).
+    public var expectedNames: Set<String> {
+        Set(fixture.tensors.keys.filter { !$0.hasPrefix("input/") && !$0.hasPrefix("param/") })
+    }
+}

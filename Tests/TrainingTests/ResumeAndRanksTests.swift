@@ -2,7 +2,7 @@ import Foundation
 import TestSupport
 import XCTest
 
-/// Resume exactness (issue 3) and N ranks == 1 rank (issue 4, DESIGN.md decision 3), on the real binary.
+/// Resume exactness (issue 3) and N ranks == 1 rank (issue 4; docs/ARCHITECTURE.md, "N ranks train like one process"), on the real binary.
 final class ResumeAndRanksTests: TrainingCLITestCase {
     /// Train 6 steps, stop, resume for 6 more == 12 steps straight, bit for bit: every random draw is
     /// a pure function of (seed, step, sample) and the checkpoint holds all state (weights, EMA,
