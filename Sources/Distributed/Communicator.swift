@@ -223,6 +223,56 @@ public final class Communicator {
         return (result, counts)
     }
 
+    /// Concatenates arrays of all ranks in rank order when every rank already knows every
+    /// rank's count (as for a batch dealt out by a fixed rule): no message carries the counts.
+    /// - Parameters:
+    ///   - values: this rank's part, `counts[rank]` elements (zero allowed).
+    ///   - counts: each rank's count, the same on all ranks.
+    /// - Returns: `counts.reduce(0, +)` elements, rank 0's first.
+    /// - Throws: `MPIError` if MPI_Allgatherv fails or the total exceeds MPI's 32-bit count.
+    public func allGatherv<T: MPIElement>(sending values: [T], counts: [Int]) throws -> [T] {
+        precondition(counts.count == size && values.count == counts[rank],
+                     "allGatherv: \(values.count) elements on rank \(rank), counts \(counts)")
+        let count = try checkedCount(values.count, .allGatherv)
+        let (counts32, displacements, total) = try layout(counts, .allGatherv)
+        let type = T.mpiElementType.datatype
+        return try [T](unsafeUninitializedCapacity: total) { out, initialized in
+            let receive = UnsafeMutableRawPointer(out.baseAddress) ?? Communicator.scratch
+            try values.withUnsafeBytes { bytes in
+                let send = bytes.baseAddress ?? UnsafeRawPointer(Communicator.scratch)
+                try run(.allGatherv) {
+                    MPI_Allgatherv(send, count, type, receive, counts32, displacements, type, handle)
+                }
+            }
+            initialized = total
+        }
+    }
+
+    /// Reduces equal-count arrays elementwise across ranks and returns this rank's block when
+    /// the blocks differ in length: the `counts[rank]` elements after those of the lower ranks.
+    /// - Parameters:
+    ///   - values: this rank's contribution, `counts.reduce(0, +)` elements on every rank.
+    ///   - counts: each rank's block length (zero allowed), the same on all ranks.
+    ///   - op: sum, max or min.
+    /// - Returns: this rank's `counts[rank]` elements.
+    /// - Throws: `MPIError` if MPI_Reduce_scatter fails or a count exceeds MPI's 32-bit count.
+    public func reduceScatter<T: MPIReducible>(sending values: [T], counts: [Int], op: MPIReduction = .sum) throws -> [T] {
+        precondition(counts.count == size && values.count == counts.reduce(0, +),
+                     "reduceScatter: \(values.count) elements, counts \(counts)")
+        let (counts32, _, _) = try layout(counts, .reduceScatterv)
+        let block = counts[rank]
+        return try [T](unsafeUninitializedCapacity: block) { out, initialized in
+            let receive = UnsafeMutableRawPointer(out.baseAddress) ?? Communicator.scratch
+            try values.withUnsafeBytes { bytes in
+                let send = bytes.baseAddress ?? UnsafeRawPointer(Communicator.scratch)
+                try run(.reduceScatterv) {
+                    MPI_Reduce_scatter(send, receive, counts32, T.mpiElementType.datatype, op.op, handle)
+                }
+            }
+            initialized = block
+        }
+    }
+
     /// Reduces equal-count arrays elementwise across ranks and returns this rank's block:
     /// elements `rank * n / size ..< (rank + 1) * n / size` of the reduction.
     /// - Parameters:
@@ -349,6 +399,18 @@ extension Communicator {
     /// Sums equal-length buffers across ranks in place; aborts the job on an MPI error.
     public func allReduceSum(_ x: inout [Float]) {
         orAbort { try allReduce(&x, op: .sum) }
+    }
+
+    /// Concatenates buffers of the known `counts` in rank order (MPI_Allgatherv); aborts the
+    /// job on an MPI error.
+    public func allGather(_ x: [Float], counts: [Int]) -> [Float] {
+        orAbort { try allGatherv(sending: x, counts: counts) }
+    }
+
+    /// Sums equal-length buffers across ranks and returns this rank's block of `counts[rank]`
+    /// elements (MPI_Reduce_scatter); aborts the job on an MPI error.
+    public func reduceScatter(_ x: [Float], counts: [Int]) -> [Float] {
+        orAbort { try reduceScatter(sending: x, counts: counts, op: .sum) }
     }
 
     private func orAbort<R>(_ body: () throws -> R) -> R {
