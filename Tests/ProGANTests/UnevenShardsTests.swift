@@ -81,11 +81,11 @@ final class UnevenShardsTests: XCTestCase {
     /// The whole D step (D on stacked reals and fakes, drift, the gradient penalty through the
     /// stddev's all-gather to second order) and the G step (G on this rank's latents, D on its
     /// fakes): the ranks' parameter gradients sum to the one-process gradients, with shards of
-    /// 3, 3, 2 and 1, 1, 0 samples, at a fade-in (both fromRGB paths live).
+    /// 3, 3, 2 and 1, 1, 0 and 2, 1, 1, 1 samples, at a fade-in (both fromRGB paths live).
     func testTrainingGradientsOnUnevenShardsSumToTheOneProcessGradients() throws {
         let config = smallConfig(resolution: 8)
         let (res, alpha) = (8, Float(0.4))
-        for (total, ranks) in [(8, 3), (2, 3)] {
+        for (total, ranks) in [(8, 3), (2, 3), (5, 4)] {
             let shards = BatchShards(total: total, parts: ranks)
             let reals = TestTensors.normal([total, 3, res, res], seed: 80)
             let fakes = TestTensors.normal([total, 3, res, res], seed: 81, scale: 0.6)
