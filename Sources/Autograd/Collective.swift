@@ -26,6 +26,11 @@ public protocol Collective: AnyObject {
     /// lower ranks. Every rank passes the same `counts` (zero allowed). The adjoint of
     /// `allGather(_:counts:)`.
     func reduceScatter(_ x: [Float], counts: [Int]) -> [Float]
+    /// Point to point, paired: sends `x` to rank `destination` and returns the `receiveCount`
+    /// elements that rank `source` sends to this rank in the same call. Nil means no send or no
+    /// receive (a slab at the image's edge); nothing received reads as zeros. Every rank of the
+    /// group calls it together, like a collective, with sends and receives that pair up.
+    func sendReceive(_ x: [Float], to destination: Int?, from source: Int?, receiveCount: Int) -> [Float]
 }
 
 extension Collective {
@@ -53,6 +58,17 @@ extension Collective {
             offset += counts[r]
         }
         return Array(reduceScatter(padded).prefix(counts[rank]))
+    }
+}
+
+extension Collective {
+    /// The one-process case (a rank may send to itself); groups of several ranks implement it.
+    public func sendReceive(_ x: [Float], to destination: Int?, from source: Int?, receiveCount: Int) -> [Float] {
+        precondition(size == 1 && (destination ?? 0) == 0 && (source ?? 0) == 0,
+                     "sendReceive: \(type(of: self)) has no point-to-point for \(size) ranks")
+        guard source != nil else { return [Float](repeating: 0, count: receiveCount) }
+        precondition(destination != nil && x.count == receiveCount, "sendReceive: rank 0 receives from itself what it does not send")
+        return x
     }
 }
 

@@ -61,4 +61,22 @@ extension Var {
         let block = Tensor(shape: outShape, data: comm.reduceScatter(value.data, counts: counts.map { $0 * rowCount }))
         return Var.op(block, [self]) { _, g, _ in [try g.allGather(comm, counts: counts)] }
     }
+
+    /// Sends this tensor to rank `destination` and returns the tensor of `receiveShape` that rank
+    /// `source` sends here in the same call (zeros if `source` is nil; nothing is sent if
+    /// `destination` is nil). Its adjoint runs the same exchange backwards: the gradient of what
+    /// arrived goes back to `source`, and what `destination` sends back is this tensor's
+    /// gradient; linear, so double backward is again an exchange. Every rank must run it, and
+    /// differentiate through it, together.
+    public func sendReceive(_ comm: Collective, to destination: Int?, from source: Int?, receiveShape: [Int]) throws -> Var {
+        for peer in [destination, source].compactMap({ $0 }) where !(0..<comm.size).contains(peer) {
+            throw ShapeError("sendReceive", "rank \(peer) is not in 0..<\(comm.size)")
+        }
+        let received = comm.sendReceive(value.data, to: destination, from: source,
+                                        receiveCount: Tensor.count(of: receiveShape))
+        let sentShape = shape
+        return Var.op(Tensor(shape: receiveShape, data: received), [self]) { _, g, _ in
+            [try g.sendReceive(comm, to: source, from: destination, receiveShape: sentShape)]
+        }
+    }
 }

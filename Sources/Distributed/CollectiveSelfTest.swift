@@ -131,6 +131,14 @@ public func runCollectiveSelfTest(_ comm: Communicator) throws -> String {
     check("Collective.reduceScatter counts", collective.reduceScatter([Float](repeating: Float(r), count: all), counts: known),
           [Float](repeating: Float(triangle), count: known[r]))
 
+    // Point to point, paired: a ring shift (rank r sends to r + 1, receives from r - 1), then a
+    // line with open ends (no send past the last rank, zeros received by rank 0).
+    let ring = try comm.sendReceive(sending: [Float(r), Float(r) + 0.5], to: (r + 1) % n, from: (r + n - 1) % n,
+                                    receiveCount: 2)
+    check("sendReceive ring", ring, [Float((r + n - 1) % n), Float((r + n - 1) % n) + 0.5])
+    let line = comm.sendReceive([Float(r + 1)], to: r < last ? r + 1 : nil, from: r > 0 ? r - 1 : nil, receiveCount: 1)
+    check("Collective.sendReceive line", line, [Float(r)])
+
     // A duplicated communicator works and is separate.
     let copy = try comm.duplicate()
     check("duplicate rank and size", [copy.rank, copy.size], [r, n])
@@ -142,7 +150,7 @@ public func runCollectiveSelfTest(_ comm: Communicator) throws -> String {
     }
     return "mpi-selftest passed: \(checks) checks on \(n) rank(s), thread level "
         + "\(comm.environment.providedThreadLevel) (barrier, broadcast, allReduce sum/max/min, "
-        + "allGather, allGatherv, gather, reduceScatter, known-count allGatherv/reduceScatter, Collective, "
-        + "duplicate)"
+        + "allGather, allGatherv, gather, reduceScatter, known-count allGatherv/reduceScatter, sendReceive, "
+        + "Collective, duplicate)"
 }
 

@@ -298,6 +298,42 @@ public final class Communicator {
         }
     }
 
+    /// Sends `values` to rank `destination` and receives `receiveCount` elements from rank
+    /// `source` in one paired call (MPI_Sendrecv, so neighbours exchanging both ways cannot
+    /// deadlock). Nil peers take part in nothing (MPI_PROC_NULL); nothing received reads as zeros.
+    /// Watched like a collective: a peer that never calls it leaves this rank waiting.
+    /// - Parameters:
+    ///   - values: what to send (ignored without a destination).
+    ///   - destination: the receiving rank, or nil.
+    ///   - source: the sending rank, or nil.
+    ///   - receiveCount: how many elements `source` sends.
+    ///   - tag: the message tag both sides use.
+    /// - Returns: `receiveCount` elements.
+    /// - Throws: `MPIError` if a peer is outside the group, a count exceeds MPI's 32-bit count
+    ///   or MPI_Sendrecv fails (e.g. the source sent another count).
+    public func sendReceive<T: MPIElement & Numeric>(sending values: [T], to destination: Int?, from source: Int?,
+                                                     receiveCount: Int, tag: Int32 = 0) throws -> [T] {
+        for peer in [destination, source].compactMap({ $0 }) where !(0..<size).contains(peer) {
+            throw MPIError(call: CollectiveKind.sendReceive.description, code: MPI_ERR_RANK, detail: "rank \(peer) is not in 0..<\(size)")
+        }
+        let sendCount = try checkedCount(destination == nil ? 0 : values.count, .sendReceive)
+        let count = try checkedCount(receiveCount, .sendReceive)
+        let type = T.mpiElementType.datatype
+        var received = [T](repeating: 0, count: receiveCount)
+        try received.withUnsafeMutableBytes { out in
+            let receive = out.baseAddress ?? Communicator.scratch
+            try values.withUnsafeBytes { bytes in
+                let send = bytes.baseAddress ?? UnsafeRawPointer(Communicator.scratch)
+                try run(.sendReceive) {
+                    MPI_Sendrecv(send, sendCount, type, Int32(destination ?? Int(cmpi_proc_null())), tag,
+                                 receive, count, type, Int32(source ?? Int(cmpi_proc_null())), tag,
+                                 handle, cmpi_status_ignore())
+                }
+            }
+        }
+        return received
+    }
+
     /// Collects the arrays of all ranks, of any count, on `root`.
     /// - Parameters:
     ///   - values: this rank's part.
@@ -411,6 +447,12 @@ extension Communicator {
     /// elements (MPI_Reduce_scatter); aborts the job on an MPI error.
     public func reduceScatter(_ x: [Float], counts: [Int]) -> [Float] {
         orAbort { try reduceScatter(sending: x, counts: counts, op: .sum) }
+    }
+
+    /// Sends to `destination` and receives `receiveCount` elements from `source` (MPI_Sendrecv;
+    /// nil: none); aborts the job on an MPI error.
+    public func sendReceive(_ x: [Float], to destination: Int?, from source: Int?, receiveCount: Int) -> [Float] {
+        orAbort { try sendReceive(sending: x, to: destination, from: source, receiveCount: receiveCount) }
     }
 
     private func orAbort<R>(_ body: () throws -> R) -> R {

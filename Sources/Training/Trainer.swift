@@ -232,5 +232,8 @@ final class PhaseTaggedCollective: Collective {
     func reduceScatter(_ x: [Float], counts: [Int]) -> [Float] {
         StepPhase.mbstdCollective.record(backward: Profiler.current.backward) { inner.reduceScatter(x, counts: counts) }
     }
+    func sendReceive(_ x: [Float], to destination: Int?, from source: Int?, receiveCount: Int) -> [Float] {
+        inner.sendReceive(x, to: destination, from: source, receiveCount: receiveCount)
+    }
     func allReduceSum(_ x: inout [Float]) { inner.allReduceSum(&x) }
 }

@@ -8,8 +8,8 @@ import Autograd
 /// bit, and then every result is the one real ranks would have seen.
 ///
 /// Unlike threads, this needs nothing of the code under test to be thread-safe (the autograd
-/// recording switch is process-wide). Only the equal-count collectives are implemented here, so
-/// the variable-count ones run through `Collective`'s padding fallback.
+/// recording switch is process-wide). The equal-count collectives and the paired point-to-point
+/// are implemented here; the variable-count ones run through `Collective`'s padding fallback.
 ///
 /// - Parameters:
 ///   - size: number of simulated ranks.
@@ -47,6 +47,8 @@ final class ReplayedRank: Collective {
     struct Call {
         let kind: String
         let input: [Float]
+        /// The destination of a point-to-point send.
+        var peer: Int? = nil
         var bits: [UInt32] { input.map(\.bitPattern) }
     }
 
@@ -62,12 +64,16 @@ final class ReplayedRank: Collective {
 
     /// Records this call; returns every rank's input to the same call of the previous pass, or
     /// nil if that pass did not get this far (or called something else there).
-    private func exchange(_ kind: String, _ x: [Float]) -> [[Float]]? {
+    private func exchange(_ kind: String, _ x: [Float], peer: Int? = nil, pointToPoint: Bool = false) -> [[Float]]? {
         let k = calls.count
-        calls.append(Call(kind: kind, input: x))
-        guard previous.allSatisfy({ $0.count > k && $0[k].kind == kind && $0[k].input.count == x.count }) else { return nil }
+        calls.append(Call(kind: kind, input: x, peer: peer))
+        guard previous.allSatisfy({ $0.count > k && $0[k].kind == kind && (pointToPoint || $0[k].input.count == x.count) })
+        else { return nil }
         return previous.map { $0[k].input }
     }
+
+    /// Each rank's destination in call `k` of the previous pass (-1: none).
+    private func previousPeers(call k: Int) -> [Int] { previous.map { $0[k].peer ?? -1 } }
 
     func allGather(_ x: [Float]) -> [Float] {
         exchange("allGather", x)?.flatMap { $0 } ?? [Float](repeating: 0, count: size * x.count)
@@ -78,6 +84,17 @@ final class ReplayedRank: Collective {
         let block = x.count / size
         guard let all = exchange("reduceScatter", x) else { return [Float](repeating: 0, count: block) }
         return (rank * block ..< (rank + 1) * block).map { i in all.reduce(0) { $0 + $1[i] } }
+    }
+
+    /// Every rank's send buffer travels in the exchange; this rank keeps its source's.
+    func sendReceive(_ x: [Float], to destination: Int?, from source: Int?, receiveCount: Int) -> [Float] {
+        // The record names the destination, so that the source can check the pairing.
+        guard let all = exchange("sendReceive", x, peer: destination, pointToPoint: true), let source else {
+            return [Float](repeating: 0, count: receiveCount)
+        }
+        precondition(previousPeers(call: calls.count - 1)[source] == rank && all[source].count == receiveCount,
+                     "sendReceive: rank \(source) does not send \(receiveCount) elements to rank \(rank)")
+        return all[source]
     }
 
     func allReduceSum(_ x: inout [Float]) {
