@@ -77,11 +77,12 @@ extension Var {
     /// ([N,1,...], 1/C of the output); one that records a graph (createGraph) rebuilds `r` from
     /// the input with Var ops, so that the gradient is differentiable again.
     public static func pixelNorm(_ a: Var, epsilon: Float) throws -> Var {
-        guard a.shape.count >= 2, a.shape[0] > 0, a.shape[1] > 0 else {
-            throw ShapeError("pixelNorm", "input must be [N,C,...] with N, C > 0; got \(a.shape)")
+        // N = 0 is allowed: a rank holding no samples of an unevenly dealt batch.
+        guard a.shape.count >= 2, a.shape[1] > 0 else {
+            throw ShapeError("pixelNorm", "input must be [N,C,...] with C > 0; got \(a.shape)")
         }
         let (n, c) = (a.shape[0], a.shape[1])
-        let s = a.value.count / (n * c)
+        let s = Tensor.count(of: Array(a.shape.dropFirst(2)))
         let rShape = [n, 1] + a.shape.dropFirst(2)
         // Mean square as the composed ops round it: float squares summed in Double, then * (1/C).
         let invC = 1 / Float(c)
@@ -117,7 +118,7 @@ extension Var {
 /// `r * (g - y * mean_c(g * y))` for `g`, `y` [N,C,S...] and `r` [N,1,S...], in one pass per sample.
 func pixelNormBackward(_ g: Tensor, y: Tensor, r: Tensor) -> Tensor {
     let (n, c) = (y.shape[0], y.shape[1])
-    let s = y.count / (n * c)
+    let s = Tensor.count(of: Array(y.shape.dropFirst(2)))
     let invC = 1 / Double(c)
     var out = [Float](repeating: 0, count: y.count)
     g.data.withUnsafeBufferPointer { pg in y.data.withUnsafeBufferPointer { py in

@@ -62,15 +62,17 @@ public struct LossConfig: Codable, Equatable, Sendable {
 /// (the gradient of D w.r.t. `xhat` with `createGraph: true`), differentiated again w.r.t. D.
 ///
 /// - Parameters:
-///   - reals, fakes: this rank's samples [n, C, R, R] (fakes detached from G).
+///   - reals, fakes: this rank's samples [n, C, R, R] (fakes detached from G): its share of the
+///     global minibatch as `BatchShards` deals it out (n may be 0).
 ///   - mix: per-sample mixing factors [n] in [0, 1].
 ///   - globalBatch: the global minibatch size N over all ranks.
 public func discriminatorLoss(_ D: Discriminator, reals: Var, fakes: Var, mix: [Float], resolution: Int,
                               alpha: Float, globalBatch: Int, comm: Collective,
                               config: LossConfig) throws -> (loss: Var, stats: StepStats) {
     let n = Float(globalBatch)
+    let counts = try shardCounts(globalBatch: globalBatch, local: reals.shape.first ?? 0, comm: comm)
     let (realScores, fakeScores) = try scoreRealsAndFakes(D, reals: reals, fakes: fakes, resolution: resolution,
-                                                          alpha: alpha, comm: comm)
+                                                          alpha: alpha, comm: comm, rankCounts: counts)
     var stats = StepStats()
     stats.realScores = realScores.value.sumAll()
     stats.fakeScores = fakeScores.value.sumAll()
@@ -82,7 +84,7 @@ public func discriminatorLoss(_ D: Discriminator, reals: Var, fakes: Var, mix: [
     case .wgangp:
         let wdist = try (fakeScores.sum() - realScores.sum()) * (1 / n)
         let (penalty, norms) = try gradientPenalty(D, reals: reals, fakes: fakes, mix: mix, resolution: resolution,
-                                                   alpha: alpha, n: n, comm: comm, config: config)
+                                                   alpha: alpha, n: n, comm: comm, rankCounts: counts, config: config)
         let drift = try realScores.square().sum() * (config.drift / n)
         let loss = try wdist + penalty + drift
         stats.lossD = loss.value.sumAll()
@@ -97,13 +99,13 @@ public func discriminatorLoss(_ D: Discriminator, reals: Var, fakes: Var, mix: [
 /// all-gather and reduce-scatter instead of two each; larger products), each minibatch with its
 /// own stddev groups as in two separate calls.
 func scoreRealsAndFakes(_ D: Discriminator, reals: Var, fakes: Var, resolution: Int, alpha: Float,
-                        comm: Collective) throws -> (reals: Var, fakes: Var) {
+                        comm: Collective, rankCounts: [Int]) throws -> (reals: Var, fakes: Var) {
     guard reals.shape == fakes.shape else {
         throw ShapeError("discriminatorLoss", "reals \(reals.shape) and fakes \(fakes.shape) differ in shape")
     }
     let n = reals.shape[0]
     let scores = try D(Var.concat([reals, fakes], axis: 0), resolution: resolution, alpha: alpha, comm: comm,
-                       minibatches: 2)
+                       minibatches: 2, rankCounts: rankCounts)
     return (try scores.narrow(axis: 0, start: 0, length: n), try scores.narrow(axis: 0, start: n, length: n))
 }
 
@@ -112,11 +114,11 @@ func scoreRealsAndFakes(_ D: Discriminator, reals: Var, fakes: Var, resolution: 
 /// penalty can be differentiated. Profiler phases: all of it in `penalty`, the recorded first
 /// backward in `penaltyGradient`.
 func gradientPenalty(_ D: Discriminator, reals: Var, fakes: Var, mix: [Float], resolution: Int, alpha: Float,
-                     n: Float, comm: Collective, config: LossConfig) throws -> (penalty: Var, norms: Var) {
+                     n: Float, comm: Collective, rankCounts: [Int]? = nil, config: LossConfig) throws -> (penalty: Var, norms: Var) {
     try StepPhase.penalty.record {
         let t = Var(Tensor(shape: [mix.count, 1, 1, 1], data: mix))
         let mixed = Var(try Var.lerp(reals.detached(), fakes.detached(), t).value, requiresGrad: true)
-        let mixedScores = try D(mixed, resolution: resolution, alpha: alpha, comm: comm)
+        let mixedScores = try D(mixed, resolution: resolution, alpha: alpha, comm: comm, rankCounts: rankCounts)
         let grad = try StepPhase.penaltyGradient.record {
             try gradients(of: mixedScores.sum(), wrt: [mixed], createGraph: true)[0]
         }
@@ -143,10 +145,11 @@ public func accumulateDiscriminatorGradients(_ D: Discriminator, reals: Var, fak
         return stats
     }
     let n = Float(globalBatch)
+    let counts = try shardCounts(globalBatch: globalBatch, local: reals.shape.first ?? 0, comm: comm)
     var stats = StepStats()
     do {
         let (realScores, fakeScores) = try scoreRealsAndFakes(D, reals: reals, fakes: fakes, resolution: resolution,
-                                                              alpha: alpha, comm: comm)
+                                                              alpha: alpha, comm: comm, rankCounts: counts)
         let wdist = try (fakeScores.sum() - realScores.sum()) * (1 / n)
         let drift = try realScores.square().sum() * (config.drift / n)
         let part = try wdist + drift
@@ -157,7 +160,7 @@ public func accumulateDiscriminatorGradients(_ D: Discriminator, reals: Var, fak
         try accumulateGradients(of: part, into: parameters)
     }
     let (penalty, norms) = try gradientPenalty(D, reals: reals, fakes: fakes, mix: mix, resolution: resolution,
-                                               alpha: alpha, n: n, comm: comm, config: config)
+                                               alpha: alpha, n: n, comm: comm, rankCounts: counts, config: config)
     try accumulateGradients(of: penalty, into: parameters)
     stats.gradientPenalty = penalty.value.sumAll()
     stats.gradientNorms = norms.value.sumAll()
@@ -165,12 +168,26 @@ public func accumulateDiscriminatorGradients(_ D: Discriminator, reals: Var, fak
     return stats
 }
 
+/// Samples each rank holds of the global minibatch (`BatchShards`); throws if this rank's batch
+/// is not its share, which would make the ranks' collectives disagree. One process holds its
+/// whole batch whatever `globalBatch` says (there it only normalizes the loss).
+func shardCounts(globalBatch: Int, local: Int, comm: Collective) throws -> [Int] {
+    guard globalBatch >= 1 else { throw ConfigError("the global minibatch must be positive, got \(globalBatch)") }
+    if comm.size == 1 { return [local] }
+    let counts = BatchShards(total: globalBatch, parts: comm.size).counts
+    guard counts[comm.rank] == local else {
+        throw ShapeError("loss", "rank \(comm.rank) of \(comm.size) holds \(local) samples; its share of the global minibatch \(globalBatch) is \(counts[comm.rank])")
+    }
+    return counts
+}
+
 /// The G loss for this rank's share: WGAN `-D(G(z))`, or LSGAN `(D(G(z)) - 1)^2 / 2`, scaled by
 /// 1 / global minibatch.
 public func generatorLoss(_ D: Discriminator, fakes: Var, resolution: Int, alpha: Float, globalBatch: Int,
                           comm: Collective, config: LossConfig) throws -> (loss: Var, stats: StepStats) {
     let n = Float(globalBatch)
-    let scores = try D(fakes, resolution: resolution, alpha: alpha, comm: comm)
+    let counts = try shardCounts(globalBatch: globalBatch, local: fakes.shape.first ?? 0, comm: comm)
+    let scores = try D(fakes, resolution: resolution, alpha: alpha, comm: comm, rankCounts: counts)
     let loss: Var
     switch config.kind {
     case .wgangp: loss = try -scores.sum() * (1 / n)
