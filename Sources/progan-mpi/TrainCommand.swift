@@ -108,6 +108,8 @@ struct TrainCommand: ParsableCommand {
                 try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
                 try json.write(toFile: out + "/config.json", atomically: true, encoding: .utf8)
                 print("progan-mpi train: \(group.size) rank(s), \(threads) BLAS thread(s) each, dataset \(self.data) (\(data.count) images)")
+                print(BLASKernelSelection.summary(threads: threads))
+                BLASKernelSelection.printNote()
                 print("config: \(json)")
                 print(String(format: "G %d parameters, D %d parameters", run.trainer.G.parameters.count, run.trainer.D.parameters.count))
             }
