@@ -55,6 +55,7 @@ struct BenchCommand: ParsableCommand {
 
     func run() throws {
         BLAS.threads = threads
+        Parallel.threads = threads
         if conv == "im2col" { Tensor.winogradMinChannels = Int.max }
         Tensor.im2colBudget = scratchFloats
         let launch = LaunchEnvironment()

@@ -70,6 +70,7 @@ struct BenchKernelsCommand: ParsableCommand {
 
     func run() throws {
         BLAS.threads = threads
+        Parallel.threads = threads
         Tensor.winogradMinChannels = winogradMinChannels
         Tensor.im2colBudget = scratchFloats
         let (n, c, o, hw, k) = (batch, channels, channels, size * size, 3)

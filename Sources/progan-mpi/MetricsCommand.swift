@@ -37,6 +37,7 @@ struct MetricsCommand: ParsableCommand {
             reportingErrors {
                 let start = Date()
                 BLAS.threads = threads
+                Parallel.threads = threads
                 // Under mpirun the images and projections are shared out; rank 0 prints.
                 let (group, mpi) = try launchProcessGroup()
                 let d = try DatasetImages(path: data)

@@ -39,7 +39,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Report every this many thousand images.") var tickKimg: Double = 4
     @Option(help: "Checkpoint every this many ticks.") var checkpointTicks = 1
     @Option(help: "'auto' (newest checkpoint in --out, if any), 'none', or a checkpoint path.") var resume: String = "none"
-    @Option(help: "BLAS threads per rank (default 1: one rank a core).") var threads = 1
+    @Option(help: "Threads per rank, for BLAS and the other kernels (default 1: one rank a core).") var threads = 1
     @Option(help: "Sliced Wasserstein distance every this many ticks (0: off); needs a final resolution >= 16.") var swdTicks = 0
     @Option(help: "Images per side for the SWD (the paper used 16384).") var swdImages = 1024
     @Flag(name: .customLong("no-tensorboard"), help: "Do not write TensorBoard event files into --out/tensorboard.")
@@ -83,6 +83,7 @@ struct TrainCommand: ParsableCommand {
 
     func run() throws {
         BLAS.threads = threads
+        Parallel.threads = threads
         let (group, mpi) = try launchProcessGroup()
         let isRoot = group.rank == 0
         StopSignals.install()
