@@ -172,15 +172,24 @@ extension Tensor {
             acc[0] = s
         } else {
             let (dims, st) = coalesce(shape, [Tensor.strides(of: shape), broadcastStrides(target, to: shape)])
+            // Split the outermost dimension the target keeps: each thread owns the outputs of its
+            // indices and visits their terms in the serial order, so every sum is the serial one.
+            let d = (0..<dims.count).first { st[1][$0] != 0 } ?? 0
+            let total = count
             data.withUnsafeBufferPointer { a in acc.withUnsafeMutableBufferPointer { o in
-                forEachRun(dims, st) { offs, len, s in
-                    var ia = offs[0], io = offs[1]
-                    if s[1] == 0 {
-                        var t = 0.0
-                        for _ in 0..<len { t += Double(a[ia]); ia += s[0] }
-                        o[io] += t
-                    } else {
-                        for _ in 0..<len { o[io] += Double(a[ia]); ia += s[0]; io += s[1] }
+                Parallel.forRanges(dims[d], floatsEach: total / dims[d]) { range in
+                    var sub = dims
+                    sub[d] = range.count
+                    let (a0, o0) = (range.lowerBound * st[0][d], range.lowerBound * st[1][d])
+                    forEachRun(sub, st) { offs, len, s in
+                        var ia = a0 + offs[0], io = o0 + offs[1]
+                        if s[1] == 0 {
+                            var t = 0.0
+                            for _ in 0..<len { t += Double(a[ia]); ia += s[0] }
+                            o[io] += t
+                        } else {
+                            for _ in 0..<len { o[io] += Double(a[ia]); ia += s[0]; io += s[1] }
+                        }
                     }
                 }
             } }

@@ -71,7 +71,8 @@ final class ParallelDeterminismTests: XCTestCase {
             acc.add(b)
             return [(a + b).data, (a * b).data, (a / (b * b + 1)).data, (a + bias).data, (row * a).data, (a * 0.3).data,
                     a.leakyReLU(0.2).data, a.squared().data, acc.data, a.upsampled2x().data, a.avgPooled2x().data,
-                    (a + Tensor.scalar(2)).data]
+                    (a + Tensor.scalar(2)).data, a.sum(to: [1, 16, 1, 1]).data, a.sum(to: [4, 1, 32, 32]).data,
+                    a.sum(to: [1, 16, 32, 1]).data, a.sum(to: [4, 16, 1, 1]).data]
         }
     }
 }
