@@ -11,6 +11,16 @@ export PROGAN_REQUIRE_TENSORBOARD=1
 export CI="${CI:-true}"
 swift build -c release --product progan-mpi
 swift test
+# The numerical suites again under each OpenBLAS kernel this CPU can run: their tolerances are
+# rounding-error bounds, so they must hold whichever kernel a machine's OpenBLAS picks (Debian's
+# picks the generic Prescott on CPUs newer than itself). Already built: seconds each.
+coretypes=(Prescott)
+grep -qw avx2 /proc/cpuinfo && grep -qw fma /proc/cpuinfo && coretypes+=(Haswell)
+grep -qw avx512f /proc/cpuinfo && coretypes+=(SkylakeX)
+for coretype in "${coretypes[@]}"; do
+  echo "TensorKit and Autograd tests with OPENBLAS_CORETYPE=$coretype"
+  OPENBLAS_CORETYPE=$coretype swift test --skip-build --filter 'TensorKitTests|AutogradTests'
+done
 # The cluster tests (cluster/README.md) on that release binary: each bounded in time, all run
 # even when one fails; each ends with its 'N passed, N failed' line.
 failed=()

@@ -13,7 +13,8 @@ func zipElements(_ a: Tensor, _ b: Tensor, _ f: (Float, Float) -> Float) -> Tens
     // Every element is written below: no need to zero it first.
     let out = [Float](unsafeUninitializedCapacity: n) { c, count in
         a.data.withUnsafeBufferPointer { pa in b.data.withUnsafeBufferPointer { pb in
-            for i in 0..<n { c[i] = f(pa[i], pb[i]) } } }
+            Parallel.forRanges(n, grain: 1 << 15) { range in for i in range { c[i] = f(pa[i], pb[i]) } }
+        } }
         count = n
     }
     return Tensor(shape: a.shape, data: out)
@@ -51,9 +52,10 @@ extension Var {
         var y = Tensor.conv2d(x.value, w.value)
         // Bias and activation in place on the convolution's output (uniquely held: no copy).
         y.data.withUnsafeMutableBufferPointer { py in b.value.data.withUnsafeBufferPointer { pb in
-            for s in 0..<n {
-                for c in 0..<o {
-                    let bias = pb[c], base = (s * o + c) * hw
+            // Planes (sample, channel) in parallel.
+            Parallel.forRanges(n * o, floatsEach: hw) { planes in
+                for plane in planes {
+                    let bias = pb[plane % o], base = plane * hw
                     for i in base..<(base + hw) {
                         let v = py[i] + bias
                         py[i] = v > 0 ? v : v * slope
@@ -90,17 +92,20 @@ extension Var {
         var y = [Float](repeating: 0, count: a.value.count)
         a.value.data.withUnsafeBufferPointer { pa in y.withUnsafeMutableBufferPointer { py in
             r.withUnsafeMutableBufferPointer { pr in
-                var acc = [Double](repeating: 0, count: s)
-                for i in 0..<n {
-                    for j in 0..<s { acc[j] = 0 }
-                    for ch in 0..<c {
-                        let base = (i * c + ch) * s
-                        for j in 0..<s { let v = pa[base + j]; acc[j] += Double(v * v) }
-                    }
-                    for j in 0..<s { pr[i * s + j] = 1 / (Float(acc[j]) * invC + epsilon).squareRoot() }
-                    for ch in 0..<c {
-                        let base = (i * c + ch) * s
-                        for j in 0..<s { py[base + j] = pa[base + j] * pr[i * s + j] }
+                // Samples in parallel, each with its own accumulators.
+                Parallel.forRanges(n, floatsEach: 2 * c * s) { samples in
+                    var acc = [Double](repeating: 0, count: s)
+                    for i in samples {
+                        for j in 0..<s { acc[j] = 0 }
+                        for ch in 0..<c {
+                            let base = (i * c + ch) * s
+                            for j in 0..<s { let v = pa[base + j]; acc[j] += Double(v * v) }
+                        }
+                        for j in 0..<s { pr[i * s + j] = 1 / (Float(acc[j]) * invC + epsilon).squareRoot() }
+                        for ch in 0..<c {
+                            let base = (i * c + ch) * s
+                            for j in 0..<s { py[base + j] = pa[base + j] * pr[i * s + j] }
+                        }
                     }
                 }
             } } }
@@ -123,17 +128,19 @@ func pixelNormBackward(_ g: Tensor, y: Tensor, r: Tensor) -> Tensor {
     var out = [Float](repeating: 0, count: y.count)
     g.data.withUnsafeBufferPointer { pg in y.data.withUnsafeBufferPointer { py in
         r.data.withUnsafeBufferPointer { pr in out.withUnsafeMutableBufferPointer { po in
-            var m = [Double](repeating: 0, count: s)
-            for i in 0..<n {
-                for j in 0..<s { m[j] = 0 }
-                for ch in 0..<c {
-                    let base = (i * c + ch) * s
-                    for j in 0..<s { m[j] += Double(pg[base + j]) * Double(py[base + j]) }
-                }
-                for ch in 0..<c {
-                    let base = (i * c + ch) * s
-                    for j in 0..<s {
-                        po[base + j] = pr[i * s + j] * (pg[base + j] - py[base + j] * Float(m[j] * invC))
+            Parallel.forRanges(n, floatsEach: 3 * c * s) { samples in
+                var m = [Double](repeating: 0, count: s)
+                for i in samples {
+                    for j in 0..<s { m[j] = 0 }
+                    for ch in 0..<c {
+                        let base = (i * c + ch) * s
+                        for j in 0..<s { m[j] += Double(pg[base + j]) * Double(py[base + j]) }
+                    }
+                    for ch in 0..<c {
+                        let base = (i * c + ch) * s
+                        for j in 0..<s {
+                            po[base + j] = pr[i * s + j] * (pg[base + j] - py[base + j] * Float(m[j] * invC))
+                        }
                     }
                 }
             }

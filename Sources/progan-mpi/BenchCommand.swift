@@ -55,6 +55,7 @@ struct BenchCommand: ParsableCommand {
             let options = BenchmarkOptions(resolution: res, batch: batch, iterations: iters, warmup: warmup,
                                            networkResolution: maxRes)
             let bench = try Benchmark(options: options, group: group)
+            if isRoot { BLASKernelSelection.printNote() }
             let progress = ProgressLine(enabled: isRoot, prefix: "bench \(res)x\(res) batch \(options.batch)")
             let result = try bench.run { timed, i, n, seconds in
                 progress.update(String(format: "%@ %d/%d  %.3f s  %.2f img/s", timed ? "iteration" : "warm-up", i, n,
