@@ -24,7 +24,7 @@ done
 # The cluster tests (cluster/README.md) on that release binary: each bounded in time, all run
 # even when one fails; each ends with its 'N passed, N failed' line.
 failed=()
-for t in slurm_test netns_hostfile_test sigkill_checkpoint_test; do
+for t in slurm_test netns_hostfile_test sigkill_checkpoint_test stop_signal_test; do
   timeout --kill-after=30 300 bash "cluster/tests/$t.sh" || failed+=("$t")
 done
 if [ ${#failed[@]} -gt 0 ]; then echo "cluster tests failed: ${failed[*]}"; exit 1; fi
