@@ -76,6 +76,9 @@ extension Tensor {
             preconditionFailure("broadcast: incompatible shapes \(shape) and \(other.shape)")
         }
         let n = Tensor.count(of: out)
+        // An empty batch (a rank without samples) has nothing to compute; the splits below divide by
+        // the outermost extent.
+        if n == 0 { return Tensor(shape: out, data: []) }
         // Every element is written below (each by one thread: `Parallel`).
         var result = [Float](unsafeUninitializedCapacity: n) { _, count in count = n }
         if shape == other.shape {
@@ -166,6 +169,8 @@ extension Tensor {
         }
         let tcount = Tensor.count(of: target)
         var acc = [Double](repeating: 0, count: tcount)
+        // Summing an empty batch gives zeros (and the split below divides by the outer extent).
+        if count == 0 { return Tensor(shape: target, data: acc.map { Float($0) }) }
         if tcount == 1 {
             var s = 0.0
             data.withUnsafeBufferPointer { a in for v in a { s += Double(v) } }
