@@ -42,6 +42,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Gradient-penalty target norm gamma (paper 1; the authors' CIFAR-10 750).") var gpTarget: Float?
     @Option(help: "Where the gradient-penalty norm is taken: native (at the current resolution) or full-resolution (as the authors' D, which pools a full-size input: native norm x R/F).")
     var gpScale: LossConfig.GradientScale?
+    @Flag(inversion: .prefixedNo, help: "Reset Adam's moments at the start of every fade and every stable phase, as the authors do (default on; their -noreset turns it off).")
+    var adamReset: Bool?
     @Option(help: "Decay a step of the generator's moving average Gs (paper: 0.999).") var emaBeta: Float?
     @Option(help: "Report every this many thousand images.") var tickKimg: Double = 4
     @Option(help: "Checkpoint every this many ticks.") var checkpointTicks = 1
@@ -89,6 +91,7 @@ struct TrainCommand: ParsableCommand {
         if let lr { c.schedule.learningRate = [:]; c.schedule.defaultLearningRate = lr }
         if let gpTarget { c.loss.gpTarget = gpTarget }
         if let gpScale { c.loss.gpScale = gpScale }
+        if let adamReset { c.resetOptimizerOnGrowth = adamReset }
         if let emaBeta { c.emaBeta = emaBeta }
         return c
     }
