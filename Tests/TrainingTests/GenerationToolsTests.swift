@@ -1,0 +1,82 @@
+import Foundation
+import Imaging
+import TestSupport
+import XCTest
+
+/// `generate`, `video` and `metrics --run` on a tiny real run, every file they write read back by
+/// a reader that is not its writer (libpng, HDF5's tools, the APNG chunk walker).
+final class GenerationToolsTests: TrainingCLITestCase {
+    /// A tiny run with a few ticks and checkpoints (the run keeps its last 3).
+    func makeRun(steps: Int = 6) throws -> String {
+        let data = try makeDataset()
+        let out = path("run")
+        let r = try progan(tinyArguments(data: data, out: out) + ["--max-steps", "\(steps)", "--tick-kimg", "0.01"])
+        XCTAssertTrue(r.succeeded, r.summary)
+        return out
+    }
+
+    func testGenerateWritesGridFolderHDF5AndWalk() throws {
+        let run = try makeRun(steps: 2)
+        let ck = try XCTUnwrap(checkpoints(run).last)
+
+        // Grid (the default), with truncated latents.
+        var r = try progan(["generate", "--checkpoint", ck, "--out", path("grid.png"), "--count", "9", "--truncation", "0.5"])
+        XCTAssertTrue(r.succeeded, r.summary)
+        let grid = try PNGCodec.read(path("grid.png"))
+        XCTAssertEqual(grid.channels, 1)
+        XCTAssertGreaterThan(grid.width, 3 * 32)
+
+        // One PNG per sample, named by index.
+        r = try progan(["generate", "--checkpoint", ck, "--out", path("samples") + "/", "--count", "5"])
+        XCTAssertTrue(r.succeeded, r.summary)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: path("samples")).sorted(),
+                       (0..<5).map { String(format: "%06d.png", $0) })
+        let firstSample = try PNGCodec.read(path("samples/000000.png"))
+        XCTAssertEqual(firstSample.channels, 1)
+        let side = firstSample.width
+
+        // The same samples (same seed) as one HDF5 array: h5dump's bytes equal the PNGs' pixels.
+        r = try progan(["generate", "--checkpoint", ck, "--out", path("samples.h5"), "--count", "5"])
+        XCTAssertTrue(r.succeeded, r.summary)
+        if let h5dump = ChildProcess.which("h5dump") {
+            let raw = path("images.bin")
+            let d = try ChildProcess.run([h5dump, "-d", "/images", "-b", "LE", "-o", raw, path("samples.h5")], timeout: 30)
+            XCTAssertTrue(d.succeeded, d.summary)
+            let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: raw)))
+            var expected: [UInt8] = []
+            for n in 0..<5 { expected += try PNGCodec.read(path(String(format: "samples/%06d.png", n))).pixels }
+            XCTAssertEqual(bytes.count, 5 * side * side)
+            XCTAssertEqual(bytes, expected)
+            let h = try ChildProcess.run([h5dump, "-H", path("samples.h5")], timeout: 30)
+            XCTAssertTrue(h.stdout.contains("( 5, 1, \(side), \(side) )"), h.stdout)
+        } else if ProcessInfo.processInfo.environment["CI"] == "true" {
+            XCTFail("h5dump missing: .ci/deps.sh installs hdf5-tools")
+        }
+
+        // A latent walk as an animated PNG: 0.5 s at 8 fps is 4 frames, each a moving sample.
+        r = try progan(["generate", "--checkpoint", ck, "--out", path("walk.png"), "--interpolate", "0.5", "--fps", "8"])
+        XCTAssertTrue(r.succeeded, r.summary)
+        let walk = try APNGReader(path: path("walk.png"))
+        XCTAssertEqual(walk.frameCount, 4)
+        XCTAssertEqual(walk.frames.count, 4)
+        XCTAssertEqual(walk.frames[0].delay.0, 1); XCTAssertEqual(walk.frames[0].delay.1, 8)
+        XCTAssertNotEqual(walk.frames[0].pixels, walk.frames[2].pixels, "the walk moves")
+        XCTAssertEqual(try PNGCodec.read(path("walk.png")).pixels, walk.frames[0].pixels)
+    }
+
+    func testGenerateRefusesBadOptionsWithOneLine() throws {
+        let ck = path("none.h5")
+        for (args, message) in [
+            (["--out", path("x.txt")], "--out must name a .png file"),
+            (["--out", path("x.png"), "--truncation", "0"], "--truncation must be positive"),
+            (["--out", path("x.mp4")], "add --interpolate SECONDS"),
+            (["--out", path("x.h5"), "--interpolate", "2"], "--out must name a .png (animated PNG) or .mp4 file"),
+            (["--out", path("x.png"), "--interpolate", "2", "--truncation", "0.7"], "cannot take it"),
+        ] {
+            let r = try progan(["generate", "--checkpoint", ck] + args)
+            XCTAssertNotEqual(r.exitCode, 0, r.summary)
+            XCTAssertTrue(r.stderr.contains(message), "\(args): \(r.stderr)")
+            XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr)
+        }
+    }
+}
