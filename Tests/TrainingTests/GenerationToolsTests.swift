@@ -79,4 +79,19 @@ final class GenerationToolsTests: TrainingCLITestCase {
             XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr)
         }
     }
+
+    func testVideoHoldsEveryTickGridOfTheRun() throws {
+        let run = try makeRun()
+        let grids = ((try? FileManager.default.contentsOfDirectory(atPath: run)) ?? []).filter { $0.hasPrefix("fakes-") }.sorted()
+        XCTAssertGreaterThanOrEqual(grids.count, 3, "ticks of 10 images over 6 steps")
+        let r = try progan(["video", run, "--fps", "4"])
+        XCTAssertTrue(r.succeeded, r.summary)
+        let apng = try APNGReader(path: run + "/training-video.png")
+        XCTAssertEqual(apng.frameCount, grids.count)
+        // The tiny run's grids all have the same size (tiles enlarged to 64 pixels): frames are the grids.
+        XCTAssertEqual(apng.frames.map(\.pixels), try grids.map { try PNGCodec.read(run + "/" + $0).pixels })
+        let none = try progan(["video", path("empty-nonexistent")])
+        XCTAssertNotEqual(none.exitCode, 0)
+        XCTAssertEqual(none.stderr.split(separator: "\n").count, 1, none.stderr)
+    }
 }
