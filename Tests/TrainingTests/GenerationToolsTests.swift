@@ -94,4 +94,49 @@ final class GenerationToolsTests: TrainingCLITestCase {
         XCTAssertNotEqual(none.exitCode, 0)
         XCTAssertEqual(none.stderr.split(separator: "\n").count, 1, none.stderr)
     }
+
+    func testMetricsOverARunWriteATableAndAPlot() throws {
+        let run = try makeRun()
+        let cks = checkpoints(run)
+        XCTAssertGreaterThanOrEqual(cks.count, 2)
+        var r = try progan(["metrics", "swd", "--run", run, "--data", path("data.h5"), "--images", "16"], timeout: 300)
+        XCTAssertTrue(r.succeeded, r.summary)
+        let rows = try String(contentsOfFile: run + "/metrics-swd.jsonl", encoding: .utf8).split(separator: "\n").map {
+            try XCTUnwrap(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+        }
+        XCTAssertEqual(rows.map { $0["checkpoint"] as? String }, cks.map { ($0 as NSString).lastPathComponent })
+        let kimg = rows.compactMap { $0["kimg"] as? Double }
+        XCTAssertEqual(kimg, kimg.sorted()); XCTAssertEqual(kimg.count, cks.count)
+        for row in rows {
+            let levels = try XCTUnwrap(row["swd_levels"] as? [Double]), res = try XCTUnwrap(row["swd_resolutions"] as? [Int])
+            XCTAssertEqual(res, [32, 16], "levels of a 32x32 run")
+            XCTAssertEqual(levels.count, 2)
+            XCTAssertTrue(levels.allSatisfy { $0.isFinite && $0 > 0 })
+            XCTAssertEqual(row["resolution"] as? Int, 32)
+        }
+        // The plot, read by libpng: a line a level, so both of the first two palette colors appear.
+        let plot = try PNGCodec.read(run + "/metrics-swd.png")
+        XCTAssertEqual([plot.width, plot.height, plot.channels], [640, 400, 3])
+        for level in 0..<2 {
+            let c = LinePlot.color(level)
+            var n = 0
+            for y in 0..<plot.height { for x in 0..<plot.width where plot[x, y, 0] == c[0] && plot[x, y, 1] == c[1] && plot[x, y, 2] == c[2] { n += 1 } }
+            XCTAssertGreaterThan(n, 25 * cks.count, "markers (5x5) and swatch of level \(level)")
+        }
+
+        r = try progan(["metrics", "msssim", "--run", run, "--images", "8", "--pairs", "6"], timeout: 300)
+        XCTAssertTrue(r.succeeded, r.summary)
+        let ms = try String(contentsOfFile: run + "/metrics-msssim.jsonl", encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(ms.count, cks.count)
+        let value = try XCTUnwrap((try JSONSerialization.jsonObject(with: Data(ms[0].utf8)) as? [String: Any])?["msssim"] as? Double)
+        XCTAssertTrue((-1...1).contains(value))
+        XCTAssertEqual(try PNGCodec.read(run + "/metrics-msssim.png").width, 640)
+
+        let empty = path("empty")
+        try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
+        r = try progan(["metrics", "msssim", "--run", empty])
+        XCTAssertNotEqual(r.exitCode, 0)
+        XCTAssertTrue(r.stderr.contains("no checkpoints"), r.stderr)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: empty), [])
+    }
 }
