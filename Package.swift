@@ -59,7 +59,7 @@ let package = Package(
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "CZlib", "TestSupport"]),
         .testTarget(name: "ProGANTests", dependencies: ["ProGAN", "Autograd", "TensorKit", "TestSupport"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "ProGAN", "Storage", "TestSupport"],
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "ProGAN", "Storage", "Imaging", "CZlib", "TestSupport"],
                     exclude: ["read_tensorboard.py"]),
         .testTarget(name: "TensorBoardTests", dependencies: ["TensorBoard"]),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics", "TensorKit", "TestSupport"],

@@ -106,3 +106,89 @@ struct BigEndianBytes {
     mutating func u32(_ v: UInt32) { bytes += [UInt8(v >> 24), UInt8(v >> 16 & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v & 0xFF)] }
     mutating func u16(_ v: UInt16) { bytes += [UInt8(v >> 8), UInt8(v & 0xFF)] }
 }
+
+extension AnimatedPNG {
+    /// Writes an animated PNG frame by frame, so that long animations (a run's training video)
+    /// never sit in memory at once: only the frame being compressed does. The bytes are those
+    /// `encode` gives for the same frames.
+    public final class Writer {
+        /// The file being written.
+        public let path: String
+        private let file: CFile
+        private let width: Int, height: Int, channels: Int
+        private let frameCount: Int
+        private let delay: (numerator: UInt16, denominator: UInt16)
+        private var written = 0
+        private var sequence: UInt32 = 0
+
+        /// Opens `path` (replacing any file) for `frameCount` frames of `width` x `height` with
+        /// `channels` (1, 3 or 4), each shown `delay` seconds, looping `plays` times (0: forever).
+        ///
+        /// - Throws: `ImageError` for an unsupported channel count, no frames, or a file that
+        ///   cannot be created.
+        public init(path: String, width: Int, height: Int, channels: Int, frameCount: Int,
+                    delay: (numerator: UInt16, denominator: UInt16) = (1, 10), plays: UInt32 = 0) throws {
+            let colorTypes: [Int: UInt8] = [1: 0, 3: 2, 4: 6]
+            guard let colorType = colorTypes[channels] else {
+                throw ImageError(path: path, message: "cannot write \(channels)-channel images as PNG")
+            }
+            guard frameCount >= 1 else { throw ImageError(path: path, message: "an animation needs at least one frame") }
+            self.path = path
+            self.width = width; self.height = height; self.channels = channels
+            self.frameCount = frameCount
+            self.delay = delay
+            file = try CFile(path: path, mode: "wb")
+            var out = PNGCodec.signature
+            var header = BigEndianBytes()
+            header.u32(UInt32(width)); header.u32(UInt32(height))
+            header.bytes += [8, colorType, 0, 0, 0]
+            appendChunk("IHDR", header.bytes, to: &out)
+            var control = BigEndianBytes()
+            control.u32(UInt32(frameCount)); control.u32(plays)
+            appendChunk("acTL", control.bytes, to: &out)
+            try file.write(out)
+        }
+
+        /// Appends the next frame.
+        ///
+        /// - Throws: `ImageError` for a frame of another size or channel count, one frame too
+        ///   many, or a write failure.
+        public func append(_ frame: Image) throws {
+            guard frame.width == width, frame.height == height, frame.channels == channels else {
+                throw ImageError(path: path, message: "frame \(written) is \(frame.width)x\(frame.height)x\(frame.channels), the animation \(width)x\(height)x\(channels)")
+            }
+            guard written < frameCount else { throw ImageError(path: path, message: "more than the \(frameCount) frames announced") }
+            var out: [UInt8] = []
+            var fc = BigEndianBytes()
+            fc.u32(sequence); sequence += 1
+            fc.u32(UInt32(width)); fc.u32(UInt32(height))
+            fc.u32(0); fc.u32(0)
+            fc.u16(delay.numerator); fc.u16(delay.denominator)
+            fc.bytes += [0, 0]
+            appendChunk("fcTL", fc.bytes, to: &out)
+            let data = try compress(scanlines(frame), path: path)
+            if written == 0 {
+                appendChunk("IDAT", data, to: &out)
+            } else {
+                var fd = BigEndianBytes()
+                fd.u32(sequence); sequence += 1
+                appendChunk("fdAT", fd.bytes + data, to: &out)
+            }
+            try file.write(out)
+            written += 1
+        }
+
+        /// Ends the file; every announced frame must have been appended.
+        ///
+        /// - Throws: `ImageError` when frames are missing or the file cannot be completed.
+        public func finish() throws {
+            guard written == frameCount else {
+                throw ImageError(path: path, message: "\(written) of the \(frameCount) frames announced were written")
+            }
+            var out: [UInt8] = []
+            appendChunk("IEND", [], to: &out)
+            try file.write(out)
+            try file.close()
+        }
+    }
+}

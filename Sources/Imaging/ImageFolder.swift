@@ -12,7 +12,7 @@ import Darwin
 /// are not, so a link cycle cannot make the listing endless.
 public struct ImageFolder: Sendable {
     /// A file (or subfolder) that gave no image, and why, e.g. "not a JPEG or PNG file".
-    public struct Skipped: Equatable, Sendable, CustomStringConvertible {
+    public struct Skipped: Error, Equatable, Sendable, CustomStringConvertible {
         /// The file's path, as listed (root joined with the relative path).
         public let path: String
         /// One line saying why it was skipped.
@@ -68,23 +68,28 @@ public struct ImageFolder: Sendable {
         precondition(channels == 1 || channels == 3, "ImageFolder: channels must be 1 or 3, not \(channels)")
         var skipped = unlistable
         for path in files {
-            let image: Image
-            do {
-                image = try Image(contentsOfFile: path)
-            } catch let error as ImageError {
-                skipped.append(Skipped(path: path, reason: error.message))
-                continue
-            } catch {
-                skipped.append(Skipped(path: path, reason: "\(error)"))
-                continue
+            switch ImageFolder.prepare(path, size: size, channels: channels) {
+            case .success(let image): try body(path, image)
+            case .failure(let skip): skipped.append(skip)
             }
-            guard image.width > 0 && image.height > 0 else {
-                skipped.append(Skipped(path: path, reason: "empty image"))
-                continue
-            }
-            try body(path, image.prepared(size: size, channels: channels))
         }
         return skipped.sorted { $0.path.utf8.lexicographicallyPrecedes($1.path.utf8) }
+    }
+
+    /// Decodes one file and prepares it as `size` x `size` with `channels` channels (see
+    /// `Image.prepared(size:channels:)`), or says why it gives no image. Safe to call from
+    /// several threads at once (each call has its own decoder state).
+    public static func prepare(_ path: String, size: Int, channels: Int) -> Result<Image, Skipped> {
+        let image: Image
+        do {
+            image = try Image(contentsOfFile: path)
+        } catch let error as ImageError {
+            return .failure(Skipped(path: path, reason: error.message))
+        } catch {
+            return .failure(Skipped(path: path, reason: "\(error)"))
+        }
+        guard image.width > 0 && image.height > 0 else { return .failure(Skipped(path: path, reason: "empty image")) }
+        return .success(image.prepared(size: size, channels: channels))
     }
 
     /// Decodes and prepares every image (see `forEachImage(size:channels:_:)`) into memory.

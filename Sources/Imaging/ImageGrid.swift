@@ -116,7 +116,7 @@ public struct ImageGrid: Sendable {
     }
 
     /// One sample in [-1, 1] as a byte: clip, then round(x * 127.5 + 127.5).
-    static func byte(_ x: Float) -> UInt8 {
+    public static func byte(_ x: Float) -> UInt8 {
         if x.isNaN { return 0 }
         let clipped = min(max(x, -1), 1)
         return UInt8((clipped * 127.5 + 127.5).rounded())

@@ -117,6 +117,25 @@ extension HDF5File {
         }
     }
 
+    /// Cuts a chunked dataset to its first `rows` first-axis rows (the rest are dropped).
+    ///
+    /// - Throws: `HDF5Error` `.outOfRange` for more rows than the dataset has, or a library failure
+    ///   (contiguous datasets cannot change their extent: create them with chunking).
+    public func shrinkRows(_ objectPath: String, to rows: Int) throws {
+        _ = try writableID()
+        let normalized = HDF5File.normalize(objectPath)
+        let dataset = try openDataset(normalized, of: nil)
+        defer { H5Dclose(dataset) }
+        var shape = try datasetShape(dataset, normalized)
+        guard !shape.isEmpty, (0...shape[0]).contains(rows) else {
+            throw HDF5Error(.outOfRange, call: "shrinkRows", path: location(normalized),
+                            message: "\(location(normalized)): cannot cut shape \(shape) to \(rows) rows")
+        }
+        shape[0] = rows
+        let dims = shape.map { hsize_t($0) }
+        try HDF5Library.check(H5Dset_extent(dataset, dims), "H5Dset_extent", path: location(normalized))
+    }
+
     /// Reads a whole dataset.
     ///
     /// - Parameters:

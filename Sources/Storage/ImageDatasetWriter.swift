@@ -5,8 +5,8 @@ public final class ImageDatasetWriter {
     public let resolution: Int
     /// Channels per image C.
     public let channels: Int
-    /// Number of images N.
-    public let count: Int
+    /// Number of images N (lowered by `shrink(to:)`).
+    public private(set) var count: Int
     /// Whether a `labels` dataset is being written.
     public let hasLabels: Bool
 
@@ -15,8 +15,12 @@ public final class ImageDatasetWriter {
     private var written: [Int: [Bool]] = [:]
     private static let labelsKey = -1
 
-    fileprivate init(file: HDF5File, resolution: Int, channels: Int, count: Int, hasLabels: Bool) {
+    /// Whether the levels are chunked so that `shrink(to:)` can cut them.
+    let shrinkable: Bool
+
+    fileprivate init(file: HDF5File, resolution: Int, channels: Int, count: Int, hasLabels: Bool, shrinkable: Bool) {
         self.file = file
+        self.shrinkable = shrinkable
         self.resolution = resolution
         self.channels = channels
         self.count = count
@@ -54,6 +58,30 @@ public final class ImageDatasetWriter {
         mark(rows, key: ImageDatasetWriter.labelsKey)
     }
 
+    /// Keeps only the first `newCount` images of every level (and labels), for a builder that
+    /// learns only while writing how many images there are (unreadable files are skipped):
+    /// it creates the file for the most it can hold, writes the readable ones from row 0, and
+    /// cuts the rest. The `count` attribute follows.
+    ///
+    /// - Throws: `HDF5Error` `.invalidSchema` when the file was created without `shrinkable`,
+    ///   `.outOfRange` for more rows than the file has, or a library failure.
+    public func shrink(to newCount: Int) throws {
+        guard shrinkable else {
+            throw HDF5Error(.invalidSchema, call: "shrink", path: file.path,
+                            message: "\(file.path): created without shrinkable, so its levels cannot be cut")
+        }
+        guard (0...count).contains(newCount) else {
+            throw HDF5Error(.outOfRange, call: "shrink", path: file.path, message: "\(file.path): cannot cut \(count) images to \(newCount)")
+        }
+        for level in ImageDatasetFile.levels(upTo: resolution) {
+            try file.shrinkRows(ImageDatasetFile.levelName(level), to: newCount)
+        }
+        if hasLabels { try file.shrinkRows("labels", to: newCount) }
+        try file.setAttribute("count", .int64(Int64(newCount)))
+        count = newCount
+        for (key, flags) in written { written[key] = Array(flags.prefix(newCount)) }
+    }
+
     private func mark(_ rows: Range<Int>, key: Int) {
         var flags = written[key] ?? [Bool](repeating: false, count: count)
         for row in rows { flags[row] = true }
@@ -87,12 +115,14 @@ extension ImageDatasetFile {
     ///   - source: free text stored in the `source` attribute.
     ///   - withLabels: whether to create an int64 `labels` dataset.
     ///   - deflateLevel: zlib level 1...9 to compress levels in chunks of whole images, or nil to
-    ///     store them uncompressed and contiguous (fastest to read).
+    ///     store them uncompressed (contiguous unless `shrinkable`: fastest to read).
+    ///   - shrinkable: store levels (and labels) in chunks of whole images, so that the writer's
+    ///     `shrink(to:)` can cut `count` when fewer images turn out to exist.
     ///   - body: writes the images (and labels).
     /// - Throws: `HDF5Error` `.invalidSchema` for bad parameters or when rows were left unwritten,
     ///   whatever `body` throws, or HDF5 and system failures; an existing file at `path` is then untouched.
     public static func create(at path: String, resolution: Int, channels: Int, count: Int, source: String,
-                              withLabels: Bool = false, deflateLevel: Int? = nil,
+                              withLabels: Bool = false, deflateLevel: Int? = nil, shrinkable: Bool = false,
                               _ body: (ImageDatasetWriter) throws -> Void) throws {
         guard isValidResolution(resolution), channels >= 1, count >= 1 else {
             throw HDF5Error(.invalidSchema, call: "create", path: path,
@@ -114,17 +144,17 @@ extension ImageDatasetFile {
             for level in levels(upTo: resolution) {
                 let imageBytes = channels * level * level
                 // About 64 KiB per chunk: small levels share chunks, large images get one each.
-                let chunking = deflateLevel.map {
-                    HDF5Chunking(rowsPerChunk: max(1, 65536 / imageBytes), deflateLevel: $0)
-                }
+                let chunking = deflateLevel != nil || shrinkable
+                    ? HDF5Chunking(rowsPerChunk: max(1, 65536 / imageBytes), deflateLevel: deflateLevel) : nil
                 try file.createDataset(levelName(level), of: UInt8.self, shape: [count, channels, level, level],
                                        chunking: chunking)
             }
             if withLabels {
-                try file.createDataset("labels", of: Int64.self, shape: [count])
+                try file.createDataset("labels", of: Int64.self, shape: [count],
+                                       chunking: shrinkable ? HDF5Chunking(rowsPerChunk: 8192) : nil)
             }
             let writer = ImageDatasetWriter(file: file, resolution: resolution, channels: channels, count: count,
-                                            hasLabels: withLabels)
+                                            hasLabels: withLabels, shrinkable: shrinkable)
             try body(writer)
             try writer.checkComplete()
         }

@@ -56,34 +56,131 @@ public enum DatasetBuilder {
 
     /// A folder of PNG/JPEG images (recursive): centre square crop, resize to `resolution`,
     /// converted to `channels`. Unreadable files are skipped and returned by name.
+    ///
+    /// Built for large folders: files are decoded and resized by `threads` workers, a chunk of
+    /// about `chunkBytes` of prepared images at a time; each chunk's levels are made and written
+    /// before the next is read, so memory does not grow with the folder. The file holds the
+    /// images in file order whatever the thread count, so 1 and T threads write the same data.
+    /// `progress` gets a line (images done, rate, time left) every few seconds.
     public static func imageFolder(directory: String, output: String, resolution: Int, channels: Int,
+                                   threads: Int = 1, chunkBytes: Int = 64 << 20,
                                    progress: (String) -> Void = { _ in }) throws -> Summary {
         guard resolution >= 4, resolution <= 1024, resolution & (resolution - 1) == 0 else {
             throw InputError("--resolution \(resolution) is not a power of two between 4 and 1024")
         }
         guard channels == 1 || channels == 3 else { throw InputError("--channels must be 1 or 3, got \(channels)") }
+        guard threads >= 1 else { throw InputError("--threads must be at least 1, got \(threads)") }
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw InputError("\(directory): no such folder")
         }
         let folder = try ImageFolder(path: directory)
-        var pixels: [UInt8] = []
+        let files = folder.files
+        guard !files.isEmpty else {
+            throw InputError("\(directory): no readable PNG or JPEG images (no files found)")
+        }
+        let imageBytes = channels * resolution * resolution
+        let chunk = max(threads, min(1024, chunkBytes / imageBytes))
+        var skipped = folder.unlistable
         var count = 0
-        let skipped = folder.forEachImage(size: resolution, channels: channels) { _, image in
-            // Image is interleaved HWC; the dataset is CHW.
-            let plane = resolution * resolution
-            var chw = [UInt8](repeating: 0, count: channels * plane)
-            for i in 0..<plane { for c in 0..<channels { chw[c * plane + i] = image.pixels[i * channels + c] } }
-            pixels += chw
-            count += 1
-            if count % 1000 == 0 { progress("prepared \(count) of \(folder.files.count) images") }
+        var meter = ProgressMeter(total: files.count)
+        // Created for every file; cut to the readable ones at the end (chunked levels allow it).
+        try ImageDatasetFile.create(at: output, resolution: resolution, channels: channels, count: files.count,
+                                    source: "images:\(directory)", shrinkable: true) { writer in
+            for first in stride(from: 0, to: files.count, by: chunk) {
+                let paths = Array(files[first..<min(files.count, first + chunk)])
+                var pixels: [UInt8] = []
+                pixels.reserveCapacity(paths.count * imageBytes)
+                for result in prepareAll(paths, size: resolution, channels: channels, threads: threads) {
+                    switch result {
+                    case .success(let chw): pixels += chw
+                    case .failure(let skip): skipped.append(skip)
+                    }
+                }
+                let n = pixels.count / imageBytes
+                if n > 0 { try writeLevels(pixels, rows: count..<count + n, channels: channels, resolution: resolution, writer: writer) }
+                count += n
+                if let line = meter.advance(to: first + paths.count) { progress(line) }
+            }
+            guard count > 0 else {
+                throw InputError("\(directory): no readable PNG or JPEG images (\(skipped.count) file(s) skipped)")
+            }
+            if count < files.count { try writer.shrink(to: count) }
         }
-        guard count > 0 else {
-            throw InputError("\(directory): no readable PNG or JPEG images (\(skipped.count) file(s) skipped)")
-        }
-        try write(pixels: pixels, count: count, channels: channels, resolution: resolution, labels: nil,
-                  source: "images:\(directory)", output: output)
+        skipped.sort { $0.path.utf8.lexicographicallyPrecedes($1.path.utf8) }
         return Summary(count: count, resolution: resolution, channels: channels, skipped: skipped)
+    }
+
+    /// Decodes and prepares `paths` on `threads` workers (worker w takes every threads-th file
+    /// from w), each image as CHW bytes, results in `paths` order.
+    static func prepareAll(_ paths: [String], size: Int, channels: Int,
+                           threads: Int) -> [Result<[UInt8], ImageFolder.Skipped>] {
+        let results = UnsafeMutableBufferPointer<Result<[UInt8], ImageFolder.Skipped>?>.allocate(capacity: paths.count)
+        results.initialize(repeating: nil)
+        defer { results.deinitialize(); results.deallocate() }
+        let workers = min(threads, paths.count)
+        let body: (Int) -> Void = { w in
+            for i in stride(from: w, to: paths.count, by: workers) {
+                results[i] = ImageFolder.prepare(paths[i], size: size, channels: channels).map { image in
+                    // Image is interleaved HWC; the dataset is CHW.
+                    let plane = size * size
+                    var chw = [UInt8](repeating: 0, count: channels * plane)
+                    image.pixels.withUnsafeBufferPointer { src in
+                        for p in 0..<plane { for c in 0..<channels { chw[c * plane + p] = src[p * channels + c] } }
+                    }
+                    return chw
+                }
+            }
+        }
+        if workers == 1 { body(0) } else { DispatchQueue.concurrentPerform(iterations: workers, execute: body) }
+        return results.map { $0! }
+    }
+
+    /// Writes images `rows` (uint8 NCHW at `resolution`) at every level, halving down to 4x4.
+    static func writeLevels(_ pixels: [UInt8], rows: Range<Int>, channels: Int, resolution: Int,
+                            writer: ImageDatasetWriter) throws {
+        var level = pixels
+        var r = resolution
+        while true {
+            try writer.write(level, level: r, rows: rows)
+            if r == 4 { break }
+            level = halve(level, count: rows.count * channels, size: r)
+            r /= 2
+        }
+    }
+
+    /// Progress lines for a long build: done, rate and time left, at most one every `interval`
+    /// seconds (and always for the last item).
+    struct ProgressMeter {
+        let total: Int
+        var interval: TimeInterval = 5
+        let start: Date
+        var lastReport: Date
+
+        init(total: Int, start: Date = Date()) {
+            self.total = total
+            self.start = start
+            lastReport = start
+        }
+
+        /// The line to show after `done` items, or nil when the last one is too recent.
+        mutating func advance(to done: Int, now: Date = Date()) -> String? {
+            guard done == total || now.timeIntervalSince(lastReport) >= interval else { return nil }
+            lastReport = now
+            let elapsed = max(now.timeIntervalSince(start), 1e-9)
+            let rate = Double(done) / elapsed
+            let left = rate > 0 ? Double(total - done) / rate : 0
+            return String(format: "%d of %d images (%.0f%%), %.1f images/s, ETA %@", done, total,
+                          100 * Double(done) / Double(total), rate, ProgressMeter.duration(left))
+        }
+
+        /// Seconds as "1h02m", "3m05s" or "42s".
+        static func duration(_ seconds: Double) -> String {
+            let s = Int(seconds.rounded())
+            if s >= 3600 { return String(format: "%dh%02dm", s / 3600, s % 3600 / 60) }
+            if s >= 60 { return String(format: "%dm%02ds", s / 60, s % 60) }
+            return "\(s)s"
+        }
     }
 
     /// Writes all levels atomically.

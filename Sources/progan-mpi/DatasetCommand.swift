@@ -24,6 +24,8 @@ struct DatasetCommand: ParsableCommand {
         var resolution: Int?
         @Option(help: "With --images: 1 (grayscale) or 3 (RGB).")
         var channels = 3
+        @Option(help: "With --images: threads decoding and resizing images (the output is the same for any number).")
+        var threads = 1
         @Option(name: .shortAndLong, help: "Output HDF5 file.")
         var out: String
         @Flag(help: "Replace an existing output file.")
@@ -33,6 +35,7 @@ struct DatasetCommand: ParsableCommand {
             guard (fashionMnist == nil) != (images == nil) else {
                 throw ValidationError("give exactly one source: --fashion-mnist DIR or --images DIR --resolution R")
             }
+            guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
             if images != nil && resolution == nil { throw ValidationError("--images needs --resolution R (a power of two, e.g. 64)") }
             if FileManager.default.fileExists(atPath: out) && !force {
                 throw ValidationError("\(out) exists; pass --force to replace it")
@@ -51,7 +54,7 @@ struct DatasetCommand: ParsableCommand {
                     return try DatasetBuilder.fashionMNIST(directory: dir, output: out, includeTest: includeTest, progress: say)
                 }
                 return try DatasetBuilder.imageFolder(directory: images!, output: out, resolution: resolution!,
-                                                      channels: channels, progress: say)
+                                                      channels: channels, threads: threads, progress: say)
             }
             for s in summary.skipped { print("skipped: \(s)") }
             print(String(format: "wrote %@: %d images, %dx%d, %d channel(s), levels 4..%d%@ (%.1f s)", out, summary.count,

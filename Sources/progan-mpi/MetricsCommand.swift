@@ -18,6 +18,7 @@ struct MetricsCommand: ParsableCommand {
             commandName: "swd",
             abstract: "The paper's multi-scale SWD (x1e3 per Laplacian level, full resolution down to 16x16).")
         @Option(help: "Checkpoint whose EMA generator is measured (omit with --real-vs-real).") var checkpoint: String?
+        @Option(name: .customLong("run"), help: "Run directory: measure every checkpoint into RUN/metrics-swd.jsonl and a plot RUN/metrics-swd.png.") var runDirectory: String?
         @Option(help: "Dataset file.") var data: String
         @Option(help: "Images per side (the paper used 16384).") var images = 4096
         @Option(help: "Seed of the image choice, patches and projections.") var seed: UInt64 = 1
@@ -28,7 +29,9 @@ struct MetricsCommand: ParsableCommand {
 
         func validate() throws {
             guard batch >= 1 else { throw ValidationError("--batch must be at least 1, got \(batch)") }
-            guard (checkpoint == nil) == realVsReal else { throw ValidationError("pass --checkpoint CK, or --real-vs-real") }
+            guard [checkpoint != nil, runDirectory != nil, realVsReal].filter({ $0 }).count == 1 else {
+                throw ValidationError("pass one of --checkpoint CK, --run RUN or --real-vs-real")
+            }
             guard images >= 2 else { throw ValidationError("--images must be >= 2") }
         }
 
@@ -39,6 +42,11 @@ struct MetricsCommand: ParsableCommand {
                 // Under mpirun the images and projections are shared out; rank 0 prints.
                 let (group, mpi) = try launchProcessGroup()
                 let d = try DatasetImages(path: data)
+                if let run = runDirectory {
+                    try measureRun(run, data: d, group: group)
+                    try mpi?.finalize()
+                    return
+                }
                 let result: SlicedWassersteinResult
                 var kimg: Double?
                 if realVsReal {
@@ -63,9 +71,41 @@ struct MetricsCommand: ParsableCommand {
                     if let kimg { o["kimg"] = kimg }
                     print(String(decoding: try JSONSerialization.data(withJSONObject: o, options: [.sortedKeys]), as: UTF8.self))
                 } else {
-                    let levels = zip(result.resolutions, result.perLevel).map { "\($0.0)px \(String(format: "%.2f", $0.1))" }
-                    print("SWD x1e3 (\(realVsReal ? "real vs real" : checkpoint!)): \(levels.joined(separator: "  "))  avg \(String(format: "%.2f", result.average))  [\(group.size) rank(s), \(String(format: "%.1f", Date().timeIntervalSince(start))) s]")
+                    print("SWD x1e3 (\(realVsReal ? "real vs real" : checkpoint!)): \(describe(result))  [\(group.size) rank(s), \(String(format: "%.1f", Date().timeIntervalSince(start))) s]")
                 }
+            }
+        }
+
+        func describe(_ result: SlicedWassersteinResult) -> String {
+            let levels = zip(result.resolutions, result.perLevel).map { "\($0.0)px \(String(format: "%.2f", $0.1))" }
+            return levels.joined(separator: "  ") + "  avg " + String(format: "%.2f", result.average)
+        }
+
+        /// Every checkpoint of `run` against one set of real images (cut once), rank 0 writing the
+        /// table and the plot (one line per Laplacian level).
+        func measureRun(_ run: String, data d: DatasetImages, group: ProcessGroup) throws {
+            let checkpoints = try RunHistory.checkpoints(in: run)
+            guard let first = checkpoints.first else { throw InputError("\(run): no checkpoints (checkpoint-*.h5) to measure") }
+            let (_, config, _) = try Checkpoint.loadGenerator(first.path)
+            guard config.network.channels == d.channels, config.network.resolution <= d.resolution else {
+                throw InputError("the run is \(config.network.resolution)x\(config.network.resolution) with \(config.network.channels) channel(s); dataset \(data) is \(d.resolution)x\(d.resolution) with \(d.channels)")
+            }
+            let evaluator = try SWDEvaluator(data: d, resolution: config.network.resolution, count: images, seed: seed, group: group)
+            var table = RunMetrics(metric: "swd")
+            for ck in checkpoints {
+                let (gs, c, progress) = try Checkpoint.loadGenerator(ck.path)
+                guard c.network == config.network else { throw InputError("\(ck.path): a different network from \(first.path); is it the same run?") }
+                let r = try evaluator.evaluate(gs, latentSize: c.network.latentSize, stageResolution: max(4, progress.resolution),
+                                               alpha: progress.alpha, batch: batch)
+                table.add(checkpoint: ck.path, progress: progress,
+                          values: ["swd_levels": r.perLevel, "swd_resolutions": r.resolutions, "swd_avg": r.average,
+                                   "images_compared": evaluator.count],
+                          levels: zip(r.resolutions, r.perLevel).map { ($0, Double($1)) })
+                if group.rank == 0 { print(String(format: "kimg %.1f: ", ck.kimg) + describe(r)); fflush(stdout) }
+            }
+            if group.rank == 0 {
+                let (jsonl, png) = try table.write(prefix: (run as NSString).appendingPathComponent("metrics-swd"))
+                print("wrote \(jsonl) and \(png): \(checkpoints.count) checkpoint(s)")
             }
         }
     }
@@ -74,14 +114,42 @@ struct MetricsCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "msssim",
             abstract: "Average MS-SSIM between random pairs of generated images (lower = more varied).")
-        @Option(help: "Checkpoint whose EMA generator is sampled.") var checkpoint: String
+        @Option(help: "Checkpoint whose EMA generator is sampled.") var checkpoint: String?
+        @Option(name: .customLong("run"), help: "Run directory: measure every checkpoint into RUN/metrics-msssim.jsonl and a plot RUN/metrics-msssim.png.") var runDirectory: String?
         @Option(help: "Images to generate.") var images = 256
         @Option(help: "Random pairs to average over.") var pairs = 1000
         @Option(help: "Seed of latents and pairs.") var seed: UInt64 = 1
 
+        func validate() throws {
+            guard (checkpoint == nil) != (runDirectory == nil) else { throw ValidationError("pass --checkpoint CK or --run RUN") }
+            guard images >= 2, pairs >= 1 else { throw ValidationError("--images must be >= 2 and --pairs >= 1") }
+        }
+
         func run() throws {
             reportingErrors {
-                let (gs, config, progress) = try Checkpoint.loadGenerator(checkpoint)
+                if let run = runDirectory {
+                    let checkpoints = try RunHistory.checkpoints(in: run)
+                    guard !checkpoints.isEmpty else { throw InputError("\(run): no checkpoints (checkpoint-*.h5) to measure") }
+                    var table = RunMetrics(metric: "msssim")
+                    for ck in checkpoints {
+                        let (gs, config, progress) = try Checkpoint.loadGenerator(ck.path)
+                        let value = try measure(gs, config: config, progress: progress)
+                        table.add(checkpoint: ck.path, progress: progress, values: ["msssim": value, "pairs": pairs, "samples": images],
+                                  plotted: value)
+                        print(String(format: "kimg %.1f: MS-SSIM %.4f", ck.kimg, value)); fflush(stdout)
+                    }
+                    let (jsonl, png) = try table.write(prefix: (run as NSString).appendingPathComponent("metrics-msssim"))
+                    print("wrote \(jsonl) and \(png): \(checkpoints.count) checkpoint(s)")
+                    return
+                }
+                let (gs, config, progress) = try Checkpoint.loadGenerator(checkpoint!)
+                let value = try measure(gs, config: config, progress: progress)
+                print(String(format: "MS-SSIM (%d pairs of %d samples, %@): %.4f", pairs, images, checkpoint!, value))
+            }
+        }
+
+        /// Average MS-SSIM of random pairs of the generator's samples at its checkpoint's stage.
+        func measure(_ gs: Generator, config: TrainingConfig, progress: TrainingProgress) throws -> Double {
                 let rng = CounterRNG(seed: seed)
                 let l = config.network.latentSize
                 let z = Tensor(shape: [images, l], data: (0..<images * l).map { rng.normal(stream: 3, index: UInt64($0)) })
@@ -89,9 +157,7 @@ struct MetricsCommand: ParsableCommand {
                 while x.shape[2] < ImageBatch.minSize { x = x.upsampled2x() }
                 let batch = try ImageBatch(pixels: x.data.map { max(-1, min(1, $0)) }, count: images, channels: x.shape[1],
                                            height: x.shape[2], width: x.shape[3])
-                let value = try averageMSSSIM(images: batch, pairs: pairs, seed: seed)
-                print(String(format: "MS-SSIM (%d pairs of %d samples, %@): %.4f", pairs, images, checkpoint, value))
-            }
+                return Double(try averageMSSSIM(images: batch, pairs: pairs, seed: seed))
         }
     }
 }

@@ -92,4 +92,21 @@ final class AnimatedPNGTests: XCTestCase {
         let a = Image(width: 4, height: 4, channels: 3), b = Image(width: 4, height: 2, channels: 3)
         XCTAssertThrowsError(try AnimatedPNG.encode([a, b])) { XCTAssertTrue("\($0)".contains("size"), "\($0)") }
     }
+
+    /// The frame-by-frame writer gives the bytes `encode` gives, and refuses frames that do not fit.
+    func testStreamingWriterMatchesEncode() throws {
+        let input = frames(channels: 3)
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("apng-\(UUID().uuidString).png").path
+        defer { unlink(path) }
+        let writer = try AnimatedPNG.Writer(path: path, width: 5, height: 4, channels: 3, frameCount: 3, delay: (1, 8))
+        for f in input { try writer.append(f) }
+        XCTAssertThrowsError(try writer.append(input[0]), "a fourth frame")
+        try writer.finish()
+        XCTAssertEqual(try FileIO.read(path), try AnimatedPNG.encode(input, delay: (1, 8)))
+
+        let short = try AnimatedPNG.Writer(path: path, width: 5, height: 4, channels: 3, frameCount: 2)
+        XCTAssertThrowsError(try short.append(Image(width: 4, height: 4, channels: 3)), "another size")
+        try short.append(input[0])
+        XCTAssertThrowsError(try short.finish(), "a frame missing")
+    }
 }

@@ -164,4 +164,43 @@ final class ImageDatasetFileTests: StorageTestCase {
         }
         XCTAssertEqual(try directory.contents(), [])
     }
+
+    /// A builder that learns the count while writing creates the file for the most images,
+    /// writes the ones it has and cuts the rest; the file then reads as that many.
+    func testShrinkableFileIsCutToTheImagesWritten() throws {
+        let path = directory.path("cut.h5")
+        try ImageDatasetFile.create(at: path, resolution: 8, channels: 3, count: 10, source: "cut",
+                                    withLabels: true, shrinkable: true) { writer in
+            for level in [4, 8] {
+                try writer.write((0..<6).flatMap { image($0, level: level, channels: 3) }, level: level, rows: 0..<6)
+            }
+            try writer.writeLabels([5, 4, 3, 2, 1, 0], rows: 0..<6)
+            assertHDF5Error(.outOfRange, containing: "cannot cut 10 images to 11") { try writer.shrink(to: 11) }
+            try writer.shrink(to: 6)
+            XCTAssertEqual(writer.count, 6)
+            assertHDF5Error(.outOfRange, containing: "outside 0..<6") {
+                try writer.write(image(6, level: 4, channels: 3), level: 4, rows: 6..<7)
+            }
+        }
+        let dataset = try ImageDatasetFile(path: path)
+        defer { try? dataset.close() }
+        XCTAssertEqual(dataset.count, 6)
+        for level in [4, 8] {
+            XCTAssertEqual(try dataset.images(resolution: level, rows: 0..<6), (0..<6).flatMap { image($0, level: level, channels: 3) })
+        }
+        XCTAssertEqual(try dataset.labels(indices: [0, 5]), [5, 0])
+        let file = try HDF5File.open(path)
+        defer { try? file.close() }
+        XCTAssertEqual(try file.datasetNames().map(\.description),
+                       ["/data4x4  uint8[6, 3, 4, 4]", "/data8x8  uint8[6, 3, 8, 8]", "/labels  int64[6]"])
+    }
+
+    func testContiguousFileCannotBeCut() throws {
+        let path = directory.path("fixed.h5")
+        XCTAssertThrowsError(try ImageDatasetFile.create(at: path, resolution: 4, channels: 1, count: 2, source: "x") { writer in
+            assertHDF5Error(.invalidSchema, containing: "created without shrinkable") { try writer.shrink(to: 1) }
+            throw CancellationError()
+        })
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path))
+    }
 }
