@@ -24,7 +24,7 @@ public enum BLAS {
             for i in 0..<m { for j in 0..<n { c[i * ldc + j] *= beta } }
             return
         }
-        guard Profiler.isEnabled else {
+        guard Profiler.isEnabled && !inBatch else {
             cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                         Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
             return
@@ -34,6 +34,29 @@ public enum BLAS {
         cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                     Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
         Profiler.recordSgemm(m: m, n: n, k: countsWork ? k : 0, seconds: Double(Profiler.now() &- t0) * 1e-9)
+    }
+
+    /// Whether a `batch` runs: its products are counted together, by the thread that started it.
+    @usableFromInline nonisolated(unsafe) static var inBatch = false
+
+    /// Makes `count` independent products, `product(i)` calling `sgemm` for the i-th. With more
+    /// than one `Parallel` thread they are split across the threads by product, each computed
+    /// whole on one thread by single-threaded OpenBLAS: one hand-off for the batch instead of
+    /// OpenBLAS's own for every call (Winograd's 16 products a chunk), and each product gives the
+    /// bits it gives with one thread. The profiler sees `count` calls taking the batch's time.
+    public static func batch(_ count: Int, _ product: (Int) -> Void) {
+        guard Parallel.threads > 1, count > 1 else {
+            for i in 0..<count { product(i) }
+            return
+        }
+        let saved = threads
+        threads = 1
+        let t0 = Profiler.isEnabled ? Profiler.now() : 0
+        inBatch = true
+        Parallel.forRanges(count) { range in for i in range { product(i) } }
+        inBatch = false
+        if Profiler.isEnabled { Profiler.recordSgemmBatch(calls: count, seconds: Double(Profiler.now() &- t0) * 1e-9) }
+        threads = saved
     }
 
     /// Number of threads OpenBLAS uses in each call of this process.

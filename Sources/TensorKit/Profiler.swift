@@ -17,7 +17,8 @@ import Darwin
 /// current phase and, in a plain backward pass, charges each node's rule to (its phase, backward),
 /// so backward time lands on the phases whose forward built the graph.
 ///
-/// Single-threaded by design, like the code it measures: call it from one thread only.
+/// Single-threaded by design: call it from one thread only. The loops `Parallel` splits make no
+/// hook calls on their other threads, and `BLAS.batch` counts its products on the calling thread.
 public enum Profiler {
     /// Phases are `0..<phaseCount`.
     public static let phaseCount = 16
@@ -142,6 +143,14 @@ public enum Profiler {
         sgemmSecs[slot] += s
         sgemmSecondsTotal += s
         sgemmCalls += 1
+    }
+
+    /// Records `calls` sgemm calls made together (`BLAS.batch`) that took `seconds` of wall time;
+    /// their work is counted by the caller, as Winograd's is.
+    static func recordSgemmBatch(calls: Int, seconds s: Double) {
+        sgemmSecs[slot] += s
+        sgemmSecondsTotal += s
+        sgemmCalls += calls
     }
 
     /// Marks the start of a convolution kernel (clock, sgemm seconds so far).

@@ -236,7 +236,7 @@ extension Tensor {
         while r0 < rows {
             let r1 = min(rows, r0 + chunk), tc = (r1 - r0) * tw
             winogradInput(x, c: c, h: h, w: w, rows: r0, r1, into: v)
-            for xi in 0..<16 {
+            BLAS.batch(16) { xi in
                 BLAS.sgemm(transA: false, transB: false, m: o, n: tc, k: c, alpha: 1,
                            a: u + xi * o * c, lda: c, b: v + xi * c * tc, ldb: tc,
                            beta: 0, c: m + xi * o * tc, ldc: tc, countsWork: false)
@@ -261,7 +261,7 @@ extension Tensor {
             let r1 = min(rows, r0 + chunk), tc = (r1 - r0) * tw
             winogradInput(x, c: c, h: h, w: w, rows: r0, r1, into: v)
             winogradOutputGradient(g, o: o, h: h, w: w, rows: r0, r1, into: dm)
-            for xi in 0..<16 {
+            BLAS.batch(16) { xi in
                 BLAS.sgemm(transA: false, transB: true, m: o, n: c, k: tc, alpha: 1,
                            a: dm + xi * o * tc, lda: tc, b: v + xi * c * tc, ldb: tc,
                            beta: r0 == 0 ? 0 : 1, c: du + xi * o * c, ldc: c, countsWork: false)

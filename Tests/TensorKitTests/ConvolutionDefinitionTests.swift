@@ -8,6 +8,8 @@ import TestSupport
 /// scaled by the sum of |terms| that make it), so the tests hold for every BLAS kernel and CPU.
 final class ConvolutionDefinitionTests: XCTestCase {
     override func tearDown() {
+        Parallel.threads = 1
+        BLAS.threads = 1
         Tensor.im2colBudget = 4 << 20
         Tensor.winogradMinChannels = 32
         Tensor.winogradMinPixels = 64
@@ -57,6 +59,27 @@ final class ConvolutionDefinitionTests: XCTestCase {
                 let w = TestTensors.normal([s.o, s.c, s.k, s.k], seed: UInt64(40 + index))
                 let g = TestTensors.normal([s.n, s.o, s.h, s.w], seed: UInt64(70 + index))
                 assertIm2colMatches(x, w, g, "\(s)")
+            }
+        }
+    }
+
+    /// With 2 and 3 threads (`Parallel` and OpenBLAS's), both algorithms still within their
+    /// bounds: OpenBLAS's threaded products sum in other orders, which the bounds allow.
+    func testKernelsMatchTheDefinitionWithThreads() {
+        defer { Parallel.threads = 1; BLAS.threads = 1 }
+        for t in [2, 3] {
+            Parallel.threads = t
+            BLAS.threads = t
+            for winograd in [false, true] {
+                Tensor.winogradMinChannels = winograd ? 1 : Int.max
+                Tensor.winogradMinPixels = 1
+                let x = TestTensors.normal([1, 40, 8, 8], seed: 200), w = TestTensors.normal([36, 40, 3, 3], seed: 201)
+                let g = TestTensors.normal([1, 36, 8, 8], seed: 202)
+                if winograd {
+                    assertWinogradMatches(x, w, g, "\(t) threads")
+                } else {
+                    assertIm2colMatches(x, w, g, "\(t) threads")
+                }
             }
         }
     }
