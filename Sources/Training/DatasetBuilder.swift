@@ -79,7 +79,12 @@ public enum DatasetBuilder {
             if count % 1000 == 0 { progress("prepared \(count) of \(folder.files.count) images") }
         }
         guard count > 0 else {
-            throw InputError("\(directory): no readable PNG or JPEG images (\(skipped.count) file(s) skipped)")
+            // Say why each file was refused (the first few), so the fix is clear from the one line.
+            let shown = 5
+            var reasons = skipped.prefix(shown).map { "\($0)" }.joined(separator: "; ")
+            if skipped.count > shown { reasons += "; and \(skipped.count - shown) more" }
+            throw InputError("\(directory): no readable PNG or JPEG images"
+                              + (skipped.isEmpty ? " (the folder holds no files)" : " (\(skipped.count) file(s) skipped: \(reasons))"))
         }
         try write(pixels: pixels, count: count, channels: channels, resolution: resolution, labels: nil,
                   source: "images:\(directory)", output: output)
