@@ -62,7 +62,10 @@ static inline int cjpeg_decode(const unsigned char *data, unsigned long size, si
         jpeg_destroy_decompress(&cinfo);
         return 1;
     }
-    if (cinfo.jpeg_color_space != JCS_GRAYSCALE) cinfo.out_color_space = JCS_RGB;
+    // libjpeg cannot convert CMYK (or YCCK) to RGB; it gives CMYK, converted below.
+    int cmyk = cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK;
+    if (cmyk) cinfo.out_color_space = JCS_CMYK;
+    else if (cinfo.jpeg_color_space != JCS_GRAYSCALE) cinfo.out_color_space = JCS_RGB;
     jpeg_start_decompress(&cinfo);
     int w = cinfo.output_width, h = cinfo.output_height, c = cinfo.output_components;
     out = (unsigned char *)malloc((size_t)w * h * c);
@@ -72,7 +75,22 @@ static inline int cjpeg_decode(const unsigned char *data, unsigned long size, si
         jpeg_read_scanlines(&cinfo, &row, 1);
     }
     jpeg_finish_decompress(&cinfo);
+    // Adobe's JPEGs (an APP14 "Adobe" marker) store CMYK inverted (255 = no ink); others plainly.
+    int inverted = cinfo.saw_Adobe_marker;
     jpeg_destroy_decompress(&cinfo);
+    if (cmyk && c == 4) {
+        // Naive CMYK -> RGB without a colour profile: R = (1 - C)(1 - K), and so on.
+        size_t n = (size_t)w * h;
+        for (size_t i = 0; i < n; i++) {
+            unsigned char *p = out + 4 * i;
+            unsigned cc = p[0], mm = p[1], yy = p[2], kk = p[3];
+            if (!inverted) { cc = 255 - cc; mm = 255 - mm; yy = 255 - yy; kk = 255 - kk; }
+            out[3 * i] = (unsigned char)((cc * kk + 127) / 255);
+            out[3 * i + 1] = (unsigned char)((mm * kk + 127) / 255);
+            out[3 * i + 2] = (unsigned char)((yy * kk + 127) / 255);
+        }
+        c = 3;
+    }
     if (jerr.pub.num_warnings > 0) {
         snprintf(error, error_size, "%s", jerr.warning);
         free(out);

@@ -14,7 +14,9 @@ public enum JPEGCodec {
     /// Room for libjpeg's messages (JMSG_LENGTH_MAX is 200).
     private static let messageSize = 256
 
-    /// Decodes a JPEG held in memory: grayscale JPEGs give 1 channel, all others 3 (RGB).
+    /// Decodes a JPEG held in memory: grayscale JPEGs give 1 channel, all others 3 (RGB); CMYK
+    /// and YCCK JPEGs are converted to RGB without a colour profile, (1 - C)(1 - K) and so on
+    /// (Adobe's inverted CMYK is recognised by its APP14 marker).
     ///
     /// Corrupt-data warnings, such as a file cut short (which libjpeg would silently pad with
     /// grey), are errors here: a damaged training image should be skipped, not learned.
@@ -22,8 +24,7 @@ public enum JPEGCodec {
     /// - Parameters:
     ///   - bytes: the whole JPEG file.
     ///   - path: the file's name, for error messages only.
-    /// - Throws: `ImageError` with libjpeg's message ("libjpeg: ..."), e.g. for CMYK files, which
-    ///   libjpeg cannot convert to RGB.
+    /// - Throws: `ImageError` with libjpeg's message ("libjpeg: ...") for a damaged file.
     public static func decode(_ bytes: [UInt8], path: String) throws -> Image {
         var data: UnsafeMutablePointer<UInt8>?
         var width: Int32 = 0, height: Int32 = 0, channels: Int32 = 0

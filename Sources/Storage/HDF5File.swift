@@ -56,7 +56,8 @@ public final class HDF5File {
     ///   - path: the file to open.
     ///   - mode: `.readOnly` (default) or `.readWrite`.
     /// - Throws: `HDF5Error` `.noSuchFile` ("<path>: no such file"), `.notHDF5`
-    ///   ("<path> is not an HDF5 file"), or `.library` when HDF5 refuses to open it.
+    ///   ("<path> is not an HDF5 file", "<path> is a directory, not an HDF5 file"), or `.library`
+    ///   when HDF5 refuses to open it.
     public static func open(_ path: String, mode: Mode = .readOnly) throws -> HDF5File {
         HDF5Library.silenceAutomaticPrinting()
         var info = stat()
@@ -65,6 +66,9 @@ public final class HDF5File {
                 throw HDF5Error(.noSuchFile, call: "open", path: path, message: "\(path): no such file")
             }
             throw systemError("stat", path: path)
+        }
+        if (info.st_mode & S_IFMT) == S_IFDIR {
+            throw HDF5Error(.notHDF5, call: "open", path: path, message: "\(path) is a directory, not an HDF5 file")
         }
         if access(path, mode == .readOnly ? R_OK : R_OK | W_OK) != 0 {
             throw systemError("access", path: path)
@@ -157,6 +161,12 @@ public final class HDF5File {
     /// - Throws: whatever `body` throws, or `HDF5Error` from HDF5 or the system calls.
     public static func writeAtomically(to path: String, _ body: (HDF5File) throws -> Void) throws {
         let (directory, name) = splitPath(path)
+        // rename(2) cannot put a file where a directory is ("Is a directory"): say so up front.
+        var info = stat()
+        if stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR {
+            throw HDF5Error(.system, call: "writeAtomically", path: path,
+                            message: "\(path) is a directory; give the name of a file to write")
+        }
         let temporary = (directory == "/" ? "" : directory) + "/" + temporaryName(for: name, pid: getpid())
         var file: HDF5File?
         do {

@@ -103,7 +103,12 @@ public enum DatasetBuilder {
                 if let line = meter.advance(to: first + paths.count) { progress(line) }
             }
             guard count > 0 else {
-                throw InputError("\(directory): no readable PNG or JPEG images (\(skipped.count) file(s) skipped)")
+                // Say why each file was refused (the first few), so the fix is clear from the one line.
+                let shown = 5
+                skipped.sort { $0.path.utf8.lexicographicallyPrecedes($1.path.utf8) }
+                var reasons = skipped.prefix(shown).map { "\($0)" }.joined(separator: "; ")
+                if skipped.count > shown { reasons += "; and \(skipped.count - shown) more" }
+                throw InputError("\(directory): no readable PNG or JPEG images (\(skipped.count) file(s) skipped: \(reasons))")
             }
             if count < files.count { try writer.shrink(to: count) }
         }

@@ -25,13 +25,19 @@ public struct SWDEvaluator {
     let channels: Int
 
     /// Takes `count` real images at positions drawn from the seeded data order (at most half the
-    /// dataset, so that `floor` can use two disjoint sets).
+    /// dataset, so that `floor` can use two disjoint sets; more throws `InputError`).
     public init(data: RealImageSource, resolution: Int, count: Int, seed: UInt64,
                 group: ProcessGroup = SingleProcess()) throws {
         guard resolution >= ImageBatch.minSize else {
             throw InputError("SWD needs a final resolution of at least \(ImageBatch.minSize)x\(ImageBatch.minSize) (it uses Laplacian levels down to 16x16), not \(resolution)x\(resolution)")
         }
-        self.count = min(count, data.count / 2)
+        // Silently using fewer images would report a noisier figure than the one asked for.
+        guard count >= 1, count <= data.count / 2 else {
+            throw InputError("SWD with \(count) images per side needs a dataset of at least \(max(2, 2 * count)) images "
+                              + "(two disjoint sets of real images, for the noise floor); this one has \(data.count): "
+                              + "ask for at most \(data.count / 2)")
+        }
+        self.count = count
         self.seed = seed
         self.group = group
         self.resolution = resolution

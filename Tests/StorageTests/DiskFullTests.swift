@@ -70,3 +70,22 @@ final class DiskFullTests: XCTestCase {
         }
     }
 }
+
+/// A directory where a file is expected: one line, not an HDF5 stack or "rename failed".
+final class DirectoryTargetTests: StorageTestCase {
+    func testOpeningADirectorySaysSo() throws {
+        let folder = directory.path("folder")
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        assertHDF5Error(.notHDF5, containing: "\(folder) is a directory, not an HDF5 file") { try HDF5File.open(folder) }
+        assertHDF5Error(.notHDF5, containing: "\(folder) is a directory, not an HDF5 file") { try ImageDatasetFile(path: folder) }
+    }
+
+    func testWritingOverADirectorySaysSoAndLeavesNothing() throws {
+        let folder = directory.path("folder")
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        assertHDF5Error(.system, containing: "\(folder) is a directory; give the name of a file to write") {
+            try HDF5File.writeAtomically(to: folder) { try $0.write([Float]([1]), shape: [1], to: "w") }
+        }
+        XCTAssertEqual(try directory.contents(), ["folder"])
+    }
+}

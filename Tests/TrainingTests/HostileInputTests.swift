@@ -98,4 +98,54 @@ final class HostileInputTests: TrainingCLITestCase {
         assertOneLine(try progan(["generate", "--checkpoint", bad, "--out", path("x.png"), "--count", "4"]),
                       contains: "\(bad): the 'progress' attribute cannot be read (not valid JSON)")
     }
+
+    /// A folder where no image can be read: the count of skipped files used to be all it said.
+    func testFolderOfOnlyUnreadableImagesSaysWhy() throws {
+        let folder = path("images")
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try Data([0x89, 0x50, 0x4E, 0x47, 1, 2, 3]).write(to: URL(fileURLWithPath: folder + "/broken.png"))
+        try Data("hello".utf8).write(to: URL(fileURLWithPath: folder + "/notes.jpg"))
+        let out = path("d.h5")
+        let r = try progan(["dataset", "create", "--images", folder, "--resolution", "8", "-o", out])
+        assertOneLine(r, contains: "\(folder): no readable PNG or JPEG images (2 file(s) skipped: \(folder)/broken.png: ")
+        XCTAssertTrue(r.stderr.contains("\(folder)/notes.jpg: "), r.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out))
+    }
+
+    /// `metrics swd --images` above half the dataset was silently reduced.
+    func testSWDWithMoreImagesThanTheDatasetHas() throws {
+        let data = try makeDataset(count: 64)
+        assertOneLine(try progan(["metrics", "swd", "--real-vs-real", "--data", data, "--images", "100"]),
+                      contains: "SWD with 100 images per side needs a dataset of at least 200 images")
+        assertOneLine(try progan(["metrics", "swd", "--real-vs-real", "--data", data, "--images", "33"]),
+                      contains: "this one has 64: ask for at most 32")
+    }
+
+    /// Directories where files are expected: HDF5 error stacks and "rename failed: Is a directory".
+    func testDirectoriesWhereFilesAreExpected() throws {
+        let folder = path("folder")
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        assertOneLine(try progan(["dataset", "inspect", folder]), contains: "\(folder) is a directory, not an HDF5 file")
+        assertOneLine(try progan(["generate", "--checkpoint", folder, "--out", path("a.png")]),
+                      contains: "\(folder) is a directory, not an HDF5 file")
+        let idx = "/usr/share/datasets/fashion-mnist"
+        guard FileManager.default.fileExists(atPath: idx + "/train-images-idx3-ubyte.gz") else {
+            throw XCTSkip("no Fashion-MNIST at \(idx) for 'dataset create' (.ci/deps.sh installs it)")
+        }
+        assertOneLine(try progan(["dataset", "create", "--fashion-mnist", idx, "-o", folder, "--force"]),
+                      contains: "\(folder) is a directory; give the name of a file to write")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder), [])
+    }
+
+    /// `dataset create -o` on a read-only file system: a 500-character HDF5 stack.
+    func testDatasetCreateOnReadOnlyFileSystem() throws {
+        let idx = "/usr/share/datasets/fashion-mnist"
+        guard FileManager.default.fileExists(atPath: idx + "/train-images-idx3-ubyte.gz") else {
+            throw XCTSkip("no Fashion-MNIST at \(idx) (.ci/deps.sh installs it)")
+        }
+        let fs = try SmallFileSystem(kibibytes: 64, readOnly: true)
+        defer { fs.unmount() }
+        assertOneLine(try progan(["dataset", "create", "--fashion-mnist", idx, "-o", fs.path("fm.h5")]),
+                      contains: "\(fs.path("fm.h5")): read-only file system")
+    }
 }

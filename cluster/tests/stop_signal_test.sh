@@ -87,7 +87,7 @@ stop_and_resume() {
     test -f "$run/$(printf 'checkpoint-%09d.h5' $(( $(images_of "$saved") + MINIBATCH )))"
 }
 
-[ "${ONLY:-}" = INT ] || stop_and_resume TERM pid
+stop_and_resume TERM pid
 stop_and_resume INT group
 
 summary
