@@ -12,7 +12,13 @@ public enum DatasetBuilder {
         public var resolution: Int
         public var channels: Int
         public var skipped: [ImageFolder.Skipped] = []
+        /// Class names, when the images are labelled.
+        public var classNames: [String]? = nil
     }
+
+    /// Fashion-MNIST's class names, label 0 to 9.
+    public static let fashionMNISTClassNames = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal",
+                                                "Shirt", "Sneaker", "Bag", "Ankle boot"]
 
     /// Fashion-MNIST from its IDX files in `directory` (train split, or train+test), padded
     /// 28 -> 32 with black borders as the authors did for MNIST, with labels.
@@ -50,12 +56,15 @@ public enum DatasetBuilder {
             labels += lab.data.map { Int64($0) }
         }
         try write(pixels: pixels, count: labels.count, channels: 1, resolution: 32, labels: labels,
-                  source: "fashion-mnist:\(directory)", output: output)
-        return Summary(count: labels.count, resolution: 32, channels: 1)
+                  classNames: fashionMNISTClassNames, source: "fashion-mnist:\(directory)", output: output)
+        return Summary(count: labels.count, resolution: 32, channels: 1, classNames: fashionMNISTClassNames)
     }
 
     /// A folder of PNG/JPEG images (recursive): centre square crop, resize to `resolution`,
     /// converted to `channels`. Unreadable files are skipped and returned by name.
+    /// When every file lies in a first-level subfolder and there are at least two of them, the
+    /// images are labelled by subfolder: classes are the subfolder names, sorted, label k for the
+    /// k-th (`ImageFolderClasses`).
     public static func imageFolder(directory: String, output: String, resolution: Int, channels: Int,
                                    progress: (String) -> Void = { _ in }) throws -> Summary {
         guard resolution >= 4, resolution <= 1024, resolution & (resolution - 1) == 0 else {
@@ -67,9 +76,12 @@ public enum DatasetBuilder {
             throw InputError("\(directory): no such folder")
         }
         let folder = try ImageFolder(path: directory)
+        let classes = ImageFolderClasses(root: folder.root, files: folder.files)
         var pixels: [UInt8] = []
+        var labels: [Int64] = []
         var count = 0
-        let skipped = folder.forEachImage(size: resolution, channels: channels) { _, image in
+        let skipped = folder.forEachImage(size: resolution, channels: channels) { path, image in
+            if let classes { labels.append(Int64(classes.label(of: path))) }
             // Image is interleaved HWC; the dataset is CHW.
             let plane = resolution * resolution
             var chw = [UInt8](repeating: 0, count: channels * plane)
@@ -81,16 +93,16 @@ public enum DatasetBuilder {
         guard count > 0 else {
             throw InputError("\(directory): no readable PNG or JPEG images (\(skipped.count) file(s) skipped)")
         }
-        try write(pixels: pixels, count: count, channels: channels, resolution: resolution, labels: nil,
-                  source: "images:\(directory)", output: output)
-        return Summary(count: count, resolution: resolution, channels: channels, skipped: skipped)
+        try write(pixels: pixels, count: count, channels: channels, resolution: resolution,
+                  labels: classes.map { _ in labels }, classNames: classes?.names, source: "images:\(directory)", output: output)
+        return Summary(count: count, resolution: resolution, channels: channels, skipped: skipped, classNames: classes?.names)
     }
 
     /// Writes all levels atomically.
     static func write(pixels: [UInt8], count: Int, channels: Int, resolution: Int, labels: [Int64]?,
-                      source: String, output: String) throws {
+                      classNames: [String]? = nil, source: String, output: String) throws {
         try ImageDatasetFile.create(at: output, resolution: resolution, channels: channels, count: count,
-                                    source: source, withLabels: labels != nil) { writer in
+                                    source: source, withLabels: labels != nil, classNames: classNames) { writer in
             var level = pixels
             var r = resolution
             while true {
@@ -120,5 +132,35 @@ public enum DatasetBuilder {
             }
         }
         return out
+    }
+}
+
+/// Classes of an image folder taken from its first-level subfolders: `root/<class>/.../file`.
+/// Only when every file lies below such a subfolder and there are at least two (a single
+/// subfolder or loose files at the top mean the folder is not organised by class).
+public struct ImageFolderClasses: Sendable {
+    /// The subfolder names, sorted (by UTF-8 bytes, as the files are): class k is `names[k]`.
+    public let names: [String]
+    let root: String
+
+    /// Nil unless every path of `files` (under `root`) has a first-level subfolder and there are two or more.
+    public init?(root: String, files: [String]) {
+        let prefix = root.hasSuffix("/") ? root : root + "/"
+        var names = Set<String>()
+        for file in files {
+            guard file.hasPrefix(prefix) else { return nil }
+            let parts = file.dropFirst(prefix.count).split(separator: "/", omittingEmptySubsequences: true)
+            guard parts.count >= 2 else { return nil }
+            names.insert(String(parts[0]))
+        }
+        guard names.count >= 2 else { return nil }
+        self.names = names.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        self.root = prefix
+    }
+
+    /// The label of a file below `root`: the index of its first-level subfolder.
+    public func label(of path: String) -> Int {
+        let name = String(path.dropFirst(root.count).split(separator: "/", omittingEmptySubsequences: true)[0])
+        return names.firstIndex(of: name)!
     }
 }
