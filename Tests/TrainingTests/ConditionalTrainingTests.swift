@@ -1,7 +1,10 @@
+import Autograd
 import Foundation
 import Imaging
+import ProGAN
 import Storage
 import TestSupport
+import Training
 import XCTest
 
 /// `train --conditional`, labelled datasets and `generate --class`, on the release binary.
@@ -89,6 +92,8 @@ final class ConditionalTrainingTests: TrainingCLITestCase {
         XCTAssertTrue(r.succeeded, r.summary)
         r = try progan(["generate", "--checkpoint", checkpoints(plainRun)[0], "--out", path("bad.png"), "--class", "0"])
         assertOneLineError(r, contains: "unconditional")
+        r = try progan(["metrics", "classes", "--checkpoint", checkpoints(plainRun)[0], "--data", labelled])
+        assertOneLineError(r, contains: "unconditional")
 
         // Two classes, 8 a row; then class 2 alone, 8 a row: its row equals the first grid's second.
         r = try progan(["generate", "--checkpoint", ck, "--out", path("two.png"), "--class", "0", "--class", "2", "--count", "16"])
@@ -103,6 +108,7 @@ final class ConditionalTrainingTests: TrainingCLITestCase {
         }
         XCTAssertEqual(row(two, top: 66), row(one, top: 0), "class 2's row with the same latents")
         XCTAssertNotEqual(row(two, top: 0), row(two, top: 66), "classes 0 and 2 draw different images")
+        try checkClassAccuracy(checkpoint: ck, data: labelled)
         // Without --class: every class, one a row.
         r = try progan(["generate", "--checkpoint", ck, "--out", path("all.png"), "--count", "24"])
         XCTAssertTrue(r.succeeded, r.summary)
@@ -144,6 +150,39 @@ final class ConditionalTrainingTests: TrainingCLITestCase {
         r = try progan(["dataset", "create", "--images", folder, "--resolution", "16", "-o", path("loose.h5")])
         XCTAssertTrue(r.succeeded, r.summary)
         XCTAssertFalse(try ImageDatasetFile(path: path("loose.h5")).hasLabels)
+    }
+
+    /// `metrics classes` against D's class logits counted here: on the first minibatch of reals
+    /// (minibatch 8 of the tiny preset) and on 8 fakes a class from the same latents
+    /// (`LatentSampling.normal`, the command's), D at the checkpoint's stage.
+    func checkClassAccuracy(checkpoint: String, data: String) throws {
+        let r = try progan(["metrics", "classes", "--checkpoint", checkpoint, "--data", data, "--images", "8",
+                            "--fakes-per-class", "8", "--seed", "5", "--json"])
+        XCTAssertTrue(r.succeeded, r.summary)
+        let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any], r.stdout)
+        let (gs, config, progress) = try Checkpoint.loadGenerator(checkpoint)
+        let d = try Checkpoint.loadDiscriminator(checkpoint)
+        let images = try DatasetImages(path: data)
+        let (res, alpha) = (progress.resolution, progress.alpha)
+        func argmax(_ out: Var) -> [Int] {
+            let k = out.shape[1]
+            return (0..<out.shape[0]).map { i in (1..<k).max { out.value.data[i * k + $0] < out.value.data[i * k + $1] }! - 1 }
+        }
+        let labels = try images.labels(Array(0..<8))
+        let realPredicted = argmax(try d(Var(try images.images(Array(0..<8), resolution: res).fadedReals(alpha: alpha)),
+                                         resolution: res, alpha: alpha))
+        let realHits = zip(realPredicted, labels).filter { $0 == $1 }.count
+        XCTAssertEqual(json["reals"] as? Int, 8)
+        XCTAssertEqual(try XCTUnwrap(json["realAccuracy"] as? Double), Double(realHits) / 8, accuracy: 1e-12)
+        let z = LatentSampling.normal(count: 8, size: config.network.latentSize, seed: 5)
+        var fakeAccuracy = [Double]()
+        for k in 0..<3 {
+            let fakes = try gs(Var(z), labels: [Int](repeating: k, count: 8), resolution: res, alpha: alpha)
+            fakeAccuracy.append(Double(argmax(try d(fakes, resolution: res, alpha: alpha)).filter { $0 == k }.count) / 8)
+        }
+        XCTAssertEqual(try XCTUnwrap(json["fakeAccuracyByClass"] as? [Double]), fakeAccuracy)
+        XCTAssertEqual(TickRecord.tensorBoardTag(forKey: "D/acc_real"), "D/acc_real")
+        XCTAssertEqual(TickRecord.tensorBoardTag(forKey: "loss/class_G"), "Loss/class_G")
     }
 
     func assertOneLineError(_ r: ChildResult, contains text: String, file: StaticString = #filePath, line: UInt = #line) {
