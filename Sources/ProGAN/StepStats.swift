@@ -8,9 +8,9 @@
 ///   correct samples): sums over this rank's samples, so the all-reduced sum divided by the
 ///   images is the mean.
 public struct StepStats: Codable, Equatable, Sendable {
-    /// D's loss (WGAN-GP: D(fake) - D(real) + penalty + drift).
+    /// D's loss (WGAN-GP: D(fake) - D(real) + penalty + drift; conditional: + both class terms).
     public var lossD: Double?
-    /// G's loss.
+    /// G's loss (conditional: including `classLossG`).
     public var lossG: Double?
     /// The WGAN-GP gradient penalty term.
     public var gradientPenalty: Double?
