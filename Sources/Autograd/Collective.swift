@@ -17,6 +17,59 @@ public protocol Collective: AnyObject {
     func reduceScatter(_ x: [Float]) -> [Float]
     /// Sums equal-length buffers elementwise across ranks, in place, on every rank.
     func allReduceSum(_ x: inout [Float])
+    /// Concatenates the buffers of all ranks in rank order, where rank r sends `counts[r]`
+    /// elements (zero allowed). Every rank passes the same `counts`, so no lengths travel;
+    /// `x.count` must equal `counts[rank]`.
+    func allGather(_ x: [Float], counts: [Int]) -> [Float]
+    /// Sums equal-length buffers (length `counts.reduce(0, +)`) elementwise across ranks and
+    /// returns this rank's block of the sum: the `counts[rank]` elements after the blocks of the
+    /// lower ranks. Every rank passes the same `counts` (zero allowed). The adjoint of
+    /// `allGather(_:counts:)`.
+    func reduceScatter(_ x: [Float], counts: [Int]) -> [Float]
+    /// Point to point, paired: sends `x` to rank `destination` and returns the `receiveCount`
+    /// elements that rank `source` sends to this rank in the same call. Nil means no send or no
+    /// receive (a slab at the image's edge); nothing received reads as zeros. Every rank of the
+    /// group calls it together, like a collective, with sends and receives that pair up.
+    func sendReceive(_ x: [Float], to destination: Int?, from source: Int?, receiveCount: Int) -> [Float]
+}
+
+extension Collective {
+    /// Fallback on the equal-count collectives: every block padded to the largest count. The MPI
+    /// communicator overrides both with the v-collectives, which move no padding.
+    public func allGather(_ x: [Float], counts: [Int]) -> [Float] {
+        precondition(counts.count == size && x.count == counts[rank],
+                     "allGather: \(x.count) elements on rank \(rank), counts \(counts)")
+        let width = counts.max() ?? 0
+        if counts.allSatisfy({ $0 == width }) { return allGather(x) }
+        let padded = allGather(x + [Float](repeating: 0, count: width - x.count))
+        return (0..<size).flatMap { r in padded[r * width ..< r * width + counts[r]] }
+    }
+
+    /// Fallback on the equal-count collective (see `allGather(_:counts:)`).
+    public func reduceScatter(_ x: [Float], counts: [Int]) -> [Float] {
+        precondition(counts.count == size && x.count == counts.reduce(0, +),
+                     "reduceScatter: \(x.count) elements, counts \(counts)")
+        let width = counts.max() ?? 0
+        if counts.allSatisfy({ $0 == width }) { return reduceScatter(x) }
+        var padded = [Float](repeating: 0, count: width * size)
+        var offset = 0
+        for r in 0..<size {
+            padded.replaceSubrange(r * width ..< r * width + counts[r], with: x[offset ..< offset + counts[r]])
+            offset += counts[r]
+        }
+        return Array(reduceScatter(padded).prefix(counts[rank]))
+    }
+}
+
+extension Collective {
+    /// The one-process case (a rank may send to itself); groups of several ranks implement it.
+    public func sendReceive(_ x: [Float], to destination: Int?, from source: Int?, receiveCount: Int) -> [Float] {
+        precondition(size == 1 && (destination ?? 0) == 0 && (source ?? 0) == 0,
+                     "sendReceive: \(type(of: self)) has no point-to-point for \(size) ranks")
+        guard source != nil else { return [Float](repeating: 0, count: receiveCount) }
+        precondition(destination != nil && x.count == receiveCount, "sendReceive: rank 0 receives from itself what it does not send")
+        return x
+    }
 }
 
 /// The one-process group: every collective is the identity.
@@ -27,4 +80,34 @@ public final class LocalCollective: Collective {
     public func allGather(_ x: [Float]) -> [Float] { x }
     public func reduceScatter(_ x: [Float]) -> [Float] { x }
     public func allReduceSum(_ x: inout [Float]) {}
+    public func allGather(_ x: [Float], counts: [Int]) -> [Float] { x }
+    public func reduceScatter(_ x: [Float], counts: [Int]) -> [Float] { x }
+}
+
+/// How a global batch of `total` samples is dealt out over `parts` ranks: contiguous blocks in
+/// rank order, as even as possible, the first `total % parts` ranks holding one sample more
+/// (14 on 8 ranks: 2, 2, 2, 2, 2, 2, 1, 1). With more ranks than samples the last ranks hold
+/// none; they still take part in every collective, with empty tensors. A pure function of its
+/// arguments, so every rank knows every rank's share without a message.
+public struct BatchShards: Equatable, Sendable {
+    /// Samples in the global batch.
+    public let total: Int
+    /// Ranks sharing it.
+    public let parts: Int
+
+    /// - Precondition: `total >= 0`, `parts >= 1`.
+    public init(total: Int, parts: Int) {
+        precondition(total >= 0 && parts >= 1, "BatchShards: \(total) samples on \(parts) ranks")
+        (self.total, self.parts) = (total, parts)
+    }
+
+    /// The global sample indices rank `rank` holds.
+    public func range(of rank: Int) -> Range<Int> {
+        let (base, extra) = total.quotientAndRemainder(dividingBy: parts)
+        let first = rank * base + min(rank, extra)
+        return first ..< first + base + (rank < extra ? 1 : 0)
+    }
+
+    /// Every rank's sample count, in rank order.
+    public var counts: [Int] { (0..<parts).map { range(of: $0).count } }
 }

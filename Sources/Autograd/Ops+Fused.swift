@@ -13,7 +13,8 @@ func zipElements(_ a: Tensor, _ b: Tensor, _ f: (Float, Float) -> Float) -> Tens
     // Every element is written below: no need to zero it first.
     let out = [Float](unsafeUninitializedCapacity: n) { c, count in
         a.data.withUnsafeBufferPointer { pa in b.data.withUnsafeBufferPointer { pb in
-            for i in 0..<n { c[i] = f(pa[i], pb[i]) } } }
+            Parallel.forRanges(n, grain: 1 << 15) { range in for i in range { c[i] = f(pa[i], pb[i]) } }
+        } }
         count = n
     }
     return Tensor(shape: a.shape, data: out)
@@ -51,9 +52,10 @@ extension Var {
         var y = Tensor.conv2d(x.value, w.value)
         // Bias and activation in place on the convolution's output (uniquely held: no copy).
         y.data.withUnsafeMutableBufferPointer { py in b.value.data.withUnsafeBufferPointer { pb in
-            for s in 0..<n {
-                for c in 0..<o {
-                    let bias = pb[c], base = (s * o + c) * hw
+            // Planes (sample, channel) in parallel.
+            Parallel.forRanges(n * o, floatsEach: hw) { planes in
+                for plane in planes {
+                    let bias = pb[plane % o], base = plane * hw
                     for i in base..<(base + hw) {
                         let v = py[i] + bias
                         py[i] = v > 0 ? v : v * slope
@@ -77,11 +79,12 @@ extension Var {
     /// ([N,1,...], 1/C of the output); one that records a graph (createGraph) rebuilds `r` from
     /// the input with Var ops, so that the gradient is differentiable again.
     public static func pixelNorm(_ a: Var, epsilon: Float) throws -> Var {
-        guard a.shape.count >= 2, a.shape[0] > 0, a.shape[1] > 0 else {
-            throw ShapeError("pixelNorm", "input must be [N,C,...] with N, C > 0; got \(a.shape)")
+        // N = 0 is allowed: a rank holding no samples of an unevenly dealt batch.
+        guard a.shape.count >= 2, a.shape[1] > 0 else {
+            throw ShapeError("pixelNorm", "input must be [N,C,...] with C > 0; got \(a.shape)")
         }
         let (n, c) = (a.shape[0], a.shape[1])
-        let s = a.value.count / (n * c)
+        let s = Tensor.count(of: Array(a.shape.dropFirst(2)))
         let rShape = [n, 1] + a.shape.dropFirst(2)
         // Mean square as the composed ops round it: float squares summed in Double, then * (1/C).
         let invC = 1 / Float(c)
@@ -89,17 +92,20 @@ extension Var {
         var y = [Float](repeating: 0, count: a.value.count)
         a.value.data.withUnsafeBufferPointer { pa in y.withUnsafeMutableBufferPointer { py in
             r.withUnsafeMutableBufferPointer { pr in
-                var acc = [Double](repeating: 0, count: s)
-                for i in 0..<n {
-                    for j in 0..<s { acc[j] = 0 }
-                    for ch in 0..<c {
-                        let base = (i * c + ch) * s
-                        for j in 0..<s { let v = pa[base + j]; acc[j] += Double(v * v) }
-                    }
-                    for j in 0..<s { pr[i * s + j] = 1 / (Float(acc[j]) * invC + epsilon).squareRoot() }
-                    for ch in 0..<c {
-                        let base = (i * c + ch) * s
-                        for j in 0..<s { py[base + j] = pa[base + j] * pr[i * s + j] }
+                // Samples in parallel, each with its own accumulators.
+                Parallel.forRanges(n, floatsEach: 2 * c * s) { samples in
+                    var acc = [Double](repeating: 0, count: s)
+                    for i in samples {
+                        for j in 0..<s { acc[j] = 0 }
+                        for ch in 0..<c {
+                            let base = (i * c + ch) * s
+                            for j in 0..<s { let v = pa[base + j]; acc[j] += Double(v * v) }
+                        }
+                        for j in 0..<s { pr[i * s + j] = 1 / (Float(acc[j]) * invC + epsilon).squareRoot() }
+                        for ch in 0..<c {
+                            let base = (i * c + ch) * s
+                            for j in 0..<s { py[base + j] = pa[base + j] * pr[i * s + j] }
+                        }
                     }
                 }
             } } }
@@ -117,22 +123,24 @@ extension Var {
 /// `r * (g - y * mean_c(g * y))` for `g`, `y` [N,C,S...] and `r` [N,1,S...], in one pass per sample.
 func pixelNormBackward(_ g: Tensor, y: Tensor, r: Tensor) -> Tensor {
     let (n, c) = (y.shape[0], y.shape[1])
-    let s = y.count / (n * c)
+    let s = Tensor.count(of: Array(y.shape.dropFirst(2)))
     let invC = 1 / Double(c)
     var out = [Float](repeating: 0, count: y.count)
     g.data.withUnsafeBufferPointer { pg in y.data.withUnsafeBufferPointer { py in
         r.data.withUnsafeBufferPointer { pr in out.withUnsafeMutableBufferPointer { po in
-            var m = [Double](repeating: 0, count: s)
-            for i in 0..<n {
-                for j in 0..<s { m[j] = 0 }
-                for ch in 0..<c {
-                    let base = (i * c + ch) * s
-                    for j in 0..<s { m[j] += Double(pg[base + j]) * Double(py[base + j]) }
-                }
-                for ch in 0..<c {
-                    let base = (i * c + ch) * s
-                    for j in 0..<s {
-                        po[base + j] = pr[i * s + j] * (pg[base + j] - py[base + j] * Float(m[j] * invC))
+            Parallel.forRanges(n, floatsEach: 3 * c * s) { samples in
+                var m = [Double](repeating: 0, count: s)
+                for i in samples {
+                    for j in 0..<s { m[j] = 0 }
+                    for ch in 0..<c {
+                        let base = (i * c + ch) * s
+                        for j in 0..<s { m[j] += Double(pg[base + j]) * Double(py[base + j]) }
+                    }
+                    for ch in 0..<c {
+                        let base = (i * c + ch) * s
+                        for j in 0..<s {
+                            po[base + j] = pr[i * s + j] * (pg[base + j] - py[base + j] * Float(m[j] * invC))
+                        }
                     }
                 }
             }

@@ -29,3 +29,15 @@ static inline hid_t chdf5_ieee_f64le(void) { return H5T_IEEE_F64LE; }
 static inline hid_t chdf5_std_u8le(void) { return H5T_STD_U8LE; }
 static inline hid_t chdf5_std_i64le(void) { return H5T_STD_I64LE; }
 static inline unsigned chdf5_f_obj_all(void) { return H5F_OBJ_ALL; }
+
+// The POSIX (sec2) file driver's id, to know that a file's driver handle is a pointer to its
+// file descriptor.
+static inline hid_t chdf5_fd_sec2(void) { return H5FD_SEC2; }
+
+#if defined(__linux__)
+#include <sys/syscall.h>
+#include <unistd.h>
+// An anonymous memory file (memfd_create(2)), for the writes of an abandoned file; Swift's
+// Glibc module does not export memfd_create itself.
+static inline int chdf5_memfd_create(const char *name) { return (int)syscall(SYS_memfd_create, name, 0); }
+#endif

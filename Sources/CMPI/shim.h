@@ -27,6 +27,7 @@ static inline int cmpi_thread_serialized(void) { return MPI_THREAD_SERIALIZED; }
 static inline int cmpi_thread_multiple(void) { return MPI_THREAD_MULTIPLE; }
 static inline int cmpi_max_processor_name(void) { return MPI_MAX_PROCESSOR_NAME; }
 static inline MPI_Datatype cmpi_uint8(void) { return MPI_UINT8_T; }
+static inline int cmpi_proc_null(void) { return MPI_PROC_NULL; }
 
 // Not MPI, but Distributed's only C entry point (Package.swift keeps the module list fixed):
 // relaxed 64-bit atomics over a plain word, portable to every target the package builds for

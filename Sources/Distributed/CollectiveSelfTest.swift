@@ -113,6 +113,32 @@ public func runCollectiveSelfTest(_ comm: Communicator) throws -> String {
     collective.allReduceSum(&summed)
     check("Collective.allReduceSum", summed, [Float(n), Float(triangle)])
 
+    // Known-count collectives, as for a batch dealt out unevenly: rank q holds q % 3 elements
+    // (rank 0 none), the same list on every rank.
+    let known = (0..<n).map { $0 % 3 }
+    let before = known[..<r].reduce(0, +), all = known.reduce(0, +)
+    check("allGatherv known counts [Float]", try comm.allGatherv(sending: (0..<known[r]).map { Float(100 * r + $0) }, counts: known),
+          (0..<n).flatMap { q in (0..<known[q]).map { Float(100 * q + $0) } })
+    // Element j of rank r is r + j; rank r gets j in before ..< before + known[r].
+    check("reduceScatter known counts [Float] sum",
+          try comm.reduceScatter(sending: (0..<all).map { Float(r + $0) }, counts: known, op: .sum),
+          (before ..< before + known[r]).map { Float(triangle + n * $0) })
+    check("reduceScatter known counts [Double] max",
+          try comm.reduceScatter(sending: (0..<all).map { Double(r * $0) }, counts: known, op: .max),
+          (before ..< before + known[r]).map { Double(last * $0) })
+    check("Collective.allGather counts", collective.allGather([Float](repeating: Float(r), count: known[r]), counts: known),
+          (0..<n).flatMap { q in [Float](repeating: Float(q), count: known[q]) })
+    check("Collective.reduceScatter counts", collective.reduceScatter([Float](repeating: Float(r), count: all), counts: known),
+          [Float](repeating: Float(triangle), count: known[r]))
+
+    // Point to point, paired: a ring shift (rank r sends to r + 1, receives from r - 1), then a
+    // line with open ends (no send past the last rank, zeros received by rank 0).
+    let ring = try comm.sendReceive(sending: [Float(r), Float(r) + 0.5], to: (r + 1) % n, from: (r + n - 1) % n,
+                                    receiveCount: 2)
+    check("sendReceive ring", ring, [Float((r + n - 1) % n), Float((r + n - 1) % n) + 0.5])
+    let line = comm.sendReceive([Float(r + 1)], to: r < last ? r + 1 : nil, from: r > 0 ? r - 1 : nil, receiveCount: 1)
+    check("Collective.sendReceive line", line, [Float(r)])
+
     // A duplicated communicator works and is separate.
     let copy = try comm.duplicate()
     check("duplicate rank and size", [copy.rank, copy.size], [r, n])
@@ -124,5 +150,7 @@ public func runCollectiveSelfTest(_ comm: Communicator) throws -> String {
     }
     return "mpi-selftest passed: \(checks) checks on \(n) rank(s), thread level "
         + "\(comm.environment.providedThreadLevel) (barrier, broadcast, allReduce sum/max/min, "
-        + "allGather, allGatherv, gather, reduceScatter, Collective, duplicate)"
+        + "allGather, allGatherv, gather, reduceScatter, known-count allGatherv/reduceScatter, sendReceive, "
+        + "Collective, duplicate)"
 }
+

@@ -3,7 +3,8 @@ import Foundation
 
 /// The collective a rank is waiting in, named like the MPI call for the watchdog's message.
 public enum CollectiveKind: UInt8, CustomStringConvertible, Sendable, CaseIterable {
-    case barrier = 1, broadcast, allReduce, allGather, allGatherv, reduceScatter, gather, gatherv, duplicate
+    case barrier = 1, broadcast, allReduce, allGather, allGatherv, reduceScatter, gather, gatherv, duplicate,
+         reduceScatterv, sendReceive
 
     public var description: String {
         switch self {
@@ -16,6 +17,8 @@ public enum CollectiveKind: UInt8, CustomStringConvertible, Sendable, CaseIterab
         case .gather: return "MPI_Gather"
         case .gatherv: return "MPI_Gatherv"
         case .duplicate: return "MPI_Comm_dup"
+        case .reduceScatterv: return "MPI_Reduce_scatter"
+        case .sendReceive: return "MPI_Sendrecv"
         }
     }
 }

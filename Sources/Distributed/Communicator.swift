@@ -223,6 +223,56 @@ public final class Communicator {
         return (result, counts)
     }
 
+    /// Concatenates arrays of all ranks in rank order when every rank already knows every
+    /// rank's count (as for a batch dealt out by a fixed rule): no message carries the counts.
+    /// - Parameters:
+    ///   - values: this rank's part, `counts[rank]` elements (zero allowed).
+    ///   - counts: each rank's count, the same on all ranks.
+    /// - Returns: `counts.reduce(0, +)` elements, rank 0's first.
+    /// - Throws: `MPIError` if MPI_Allgatherv fails or the total exceeds MPI's 32-bit count.
+    public func allGatherv<T: MPIElement>(sending values: [T], counts: [Int]) throws -> [T] {
+        precondition(counts.count == size && values.count == counts[rank],
+                     "allGatherv: \(values.count) elements on rank \(rank), counts \(counts)")
+        let count = try checkedCount(values.count, .allGatherv)
+        let (counts32, displacements, total) = try layout(counts, .allGatherv)
+        let type = T.mpiElementType.datatype
+        return try [T](unsafeUninitializedCapacity: total) { out, initialized in
+            let receive = UnsafeMutableRawPointer(out.baseAddress) ?? Communicator.scratch
+            try values.withUnsafeBytes { bytes in
+                let send = bytes.baseAddress ?? UnsafeRawPointer(Communicator.scratch)
+                try run(.allGatherv) {
+                    MPI_Allgatherv(send, count, type, receive, counts32, displacements, type, handle)
+                }
+            }
+            initialized = total
+        }
+    }
+
+    /// Reduces equal-count arrays elementwise across ranks and returns this rank's block when
+    /// the blocks differ in length: the `counts[rank]` elements after those of the lower ranks.
+    /// - Parameters:
+    ///   - values: this rank's contribution, `counts.reduce(0, +)` elements on every rank.
+    ///   - counts: each rank's block length (zero allowed), the same on all ranks.
+    ///   - op: sum, max or min.
+    /// - Returns: this rank's `counts[rank]` elements.
+    /// - Throws: `MPIError` if MPI_Reduce_scatter fails or a count exceeds MPI's 32-bit count.
+    public func reduceScatter<T: MPIReducible>(sending values: [T], counts: [Int], op: MPIReduction = .sum) throws -> [T] {
+        precondition(counts.count == size && values.count == counts.reduce(0, +),
+                     "reduceScatter: \(values.count) elements, counts \(counts)")
+        let (counts32, _, _) = try layout(counts, .reduceScatterv)
+        let block = counts[rank]
+        return try [T](unsafeUninitializedCapacity: block) { out, initialized in
+            let receive = UnsafeMutableRawPointer(out.baseAddress) ?? Communicator.scratch
+            try values.withUnsafeBytes { bytes in
+                let send = bytes.baseAddress ?? UnsafeRawPointer(Communicator.scratch)
+                try run(.reduceScatterv) {
+                    MPI_Reduce_scatter(send, receive, counts32, T.mpiElementType.datatype, op.op, handle)
+                }
+            }
+            initialized = block
+        }
+    }
+
     /// Reduces equal-count arrays elementwise across ranks and returns this rank's block:
     /// elements `rank * n / size ..< (rank + 1) * n / size` of the reduction.
     /// - Parameters:
@@ -246,6 +296,42 @@ public final class Communicator {
             }
             initialized = block
         }
+    }
+
+    /// Sends `values` to rank `destination` and receives `receiveCount` elements from rank
+    /// `source` in one paired call (MPI_Sendrecv, so neighbours exchanging both ways cannot
+    /// deadlock). Nil peers take part in nothing (MPI_PROC_NULL); nothing received reads as zeros.
+    /// Watched like a collective: a peer that never calls it leaves this rank waiting.
+    /// - Parameters:
+    ///   - values: what to send (ignored without a destination).
+    ///   - destination: the receiving rank, or nil.
+    ///   - source: the sending rank, or nil.
+    ///   - receiveCount: how many elements `source` sends.
+    ///   - tag: the message tag both sides use.
+    /// - Returns: `receiveCount` elements.
+    /// - Throws: `MPIError` if a peer is outside the group, a count exceeds MPI's 32-bit count
+    ///   or MPI_Sendrecv fails (e.g. the source sent another count).
+    public func sendReceive<T: MPIElement & Numeric>(sending values: [T], to destination: Int?, from source: Int?,
+                                                     receiveCount: Int, tag: Int32 = 0) throws -> [T] {
+        for peer in [destination, source].compactMap({ $0 }) where !(0..<size).contains(peer) {
+            throw MPIError(call: CollectiveKind.sendReceive.description, code: MPI_ERR_RANK, detail: "rank \(peer) is not in 0..<\(size)")
+        }
+        let sendCount = try checkedCount(destination == nil ? 0 : values.count, .sendReceive)
+        let count = try checkedCount(receiveCount, .sendReceive)
+        let type = T.mpiElementType.datatype
+        var received = [T](repeating: 0, count: receiveCount)
+        try received.withUnsafeMutableBytes { out in
+            let receive = out.baseAddress ?? Communicator.scratch
+            try values.withUnsafeBytes { bytes in
+                let send = bytes.baseAddress ?? UnsafeRawPointer(Communicator.scratch)
+                try run(.sendReceive) {
+                    MPI_Sendrecv(send, sendCount, type, Int32(destination ?? Int(cmpi_proc_null())), tag,
+                                 receive, count, type, Int32(source ?? Int(cmpi_proc_null())), tag,
+                                 handle, cmpi_status_ignore())
+                }
+            }
+        }
+        return received
     }
 
     /// Collects the arrays of all ranks, of any count, on `root`.
@@ -349,6 +435,24 @@ extension Communicator {
     /// Sums equal-length buffers across ranks in place; aborts the job on an MPI error.
     public func allReduceSum(_ x: inout [Float]) {
         orAbort { try allReduce(&x, op: .sum) }
+    }
+
+    /// Concatenates buffers of the known `counts` in rank order (MPI_Allgatherv); aborts the
+    /// job on an MPI error.
+    public func allGather(_ x: [Float], counts: [Int]) -> [Float] {
+        orAbort { try allGatherv(sending: x, counts: counts) }
+    }
+
+    /// Sums equal-length buffers across ranks and returns this rank's block of `counts[rank]`
+    /// elements (MPI_Reduce_scatter); aborts the job on an MPI error.
+    public func reduceScatter(_ x: [Float], counts: [Int]) -> [Float] {
+        orAbort { try reduceScatter(sending: x, counts: counts, op: .sum) }
+    }
+
+    /// Sends to `destination` and receives `receiveCount` elements from `source` (MPI_Sendrecv;
+    /// nil: none); aborts the job on an MPI error.
+    public func sendReceive(_ x: [Float], to destination: Int?, from source: Int?, receiveCount: Int) -> [Float] {
+        orAbort { try sendReceive(sending: x, to: destination, from: source, receiveCount: receiveCount) }
     }
 
     private func orAbort<R>(_ body: () throws -> R) -> R {

@@ -34,11 +34,26 @@ enum FileIO {
         try CFile(path: path, mode: "rb").readAll()
     }
 
-    /// Writes `bytes` to `path`, replacing the file; a failed close (e.g. a full disk) also throws.
+    /// Writes `bytes` to `path`, replacing the file, atomically: the bytes go to
+    /// `.<name>.tmp-<pid>` in the same folder, which is renamed over `path` once complete, so
+    /// a failure (a full disk: the failed write or close throws) leaves no partial file and an
+    /// earlier file at `path` untouched. Errors name `path`, not the temporary file.
     static func write(_ bytes: [UInt8], to path: String) throws {
-        let file = try CFile(path: path, mode: "wb")
-        try file.write(bytes)
-        try file.close()
+        let slash = path.lastIndex(of: "/")
+        let folder = slash.map { String(path[...$0]) } ?? ""
+        let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
+        let temporary = folder + ".\(name).tmp-\(getpid())"
+        do {
+            let file = try CFile(path: temporary, mode: "wb")
+            try file.write(bytes)
+            try file.close()
+            if rename(temporary, path) != 0 {
+                throw ImageError(path: path, message: "cannot write: \(errnoMessage())")
+            }
+        } catch let error as ImageError {
+            unlink(temporary)
+            throw ImageError(path: path, message: error.message)
+        }
     }
 }
 

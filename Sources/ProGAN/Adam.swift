@@ -96,8 +96,12 @@ public final class Adam {
                 let (b1, b2) = (beta1, beta2)
                 m[i].withUnsafeMutableBufferPointer { mi in v[i].withUnsafeMutableBufferPointer { vi in
                     p.updateValue { t in t.data.withUnsafeMutableBufferPointer { w in
-                        Adam.step(g: gradient, m: mi.baseAddress!, v: vi.baseAddress!, w: w.baseAddress!,
-                                  count: n, beta1: b1, beta2: b2, stepSize: stepSize, epsHat: epsHat)
+                        // Ranges of whole lanes in parallel: every element gets the same arithmetic.
+                        Parallel.forRanges(n, grain: 1 << 14, align: 8) { r in
+                            Adam.step(g: gradient + r.lowerBound, m: mi.baseAddress! + r.lowerBound,
+                                      v: vi.baseAddress! + r.lowerBound, w: w.baseAddress! + r.lowerBound,
+                                      count: r.count, beta1: b1, beta2: b2, stepSize: stepSize, epsHat: epsHat)
+                        }
                     } }
                 } }
             }

@@ -56,12 +56,16 @@ public final class Discriminator {
     /// - Parameters:
     ///   - alpha: fade-in weight of the newest block (see the type's documentation).
     ///   - comm: the ranks whose samples together form the minibatch seen by minibatch stddev; the
-    ///     local batch is this rank's block of the global one, in rank order.
+    ///     local batch is this rank's block of the global one, in rank order (of any size, zero
+    ///     included: an empty batch gives empty scores, and the rank still joins the collectives).
     ///   - minibatches: `images` holds this many minibatches stacked along axis 0 (equal blocks,
     ///     each this rank's share of its own global minibatch), scored as by separate calls: one
     ///     pass and one collective instead of several.
+    ///   - rankCounts: samples each rank holds of one minibatch (see `minibatchStddev`); nil:
+    ///     learned with one small all-gather.
     public func callAsFunction(_ images: Var, resolution: Int, alpha: Float = 1,
-                               comm: Collective = LocalCollective(), minibatches: Int = 1) throws -> Var {
+                               comm: Collective = LocalCollective(), minibatches: Int = 1,
+                               rankCounts: [Int]? = nil) throws -> Var {
         guard config.resolutions.contains(resolution) else {
             throw ConfigError("discriminator: resolution \(resolution) is not one of \(config.resolutions)")
         }
@@ -84,7 +88,8 @@ public final class Discriminator {
             }
             r /= 2
         }
-        x = try minibatchStddev(x, groupSize: config.mbstdGroupSize, comm: comm, minibatches: minibatches)
+        x = try minibatchStddev(x, groupSize: config.mbstdGroupSize, comm: comm, minibatches: minibatches,
+                                rankCounts: rankCounts)
         x = try finalConv(x, leakyReLUSlope: slope)
         x = lrelu(try finalDense0(x.reshape([x.shape[0], x.shape[1] * 16])))
         return try finalDense1(x)

@@ -79,9 +79,10 @@ public struct GrowthSchedule: Codable, Equatable, Sendable {
                              learningRate: learningRate(at: resolution), phase: alpha < 1 ? "fade" : "stable")
     }
 
-    /// Checks the schedule against the network and the number of ranks; throws one line naming
-    /// the numbers and the fix.
-    public func validate(ranks: Int = 1) throws {
+    /// Checks the schedule; throws one line naming the numbers and the fix. Any number of ranks
+    /// can train it: each step's minibatch is dealt out over them as evenly as possible
+    /// (`BatchShards`), ranks beyond the minibatch holding no samples.
+    public func validate() throws {
         guard initialResolution >= 4, initialResolution <= finalResolution,
               initialResolution & (initialResolution - 1) == 0 else {
             throw ConfigError("initial resolution \(initialResolution) must be a power of two between 4 and the final resolution \(finalResolution)")
@@ -92,9 +93,6 @@ public struct GrowthSchedule: Codable, Equatable, Sendable {
         for r in resolutions {
             let b = minibatch(at: r)
             guard b >= 1 else { throw ConfigError("minibatch at \(r)x\(r) must be positive, got \(b)") }
-            guard b % ranks == 0 else {
-                throw ConfigError("global minibatch \(b) at \(r)x\(r) does not divide by \(ranks) ranks: run with a number of ranks that divides it, or set --minibatch to a multiple of \(ranks)")
-            }
         }
     }
 }

@@ -62,7 +62,8 @@ public struct LossConfig: Codable, Equatable, Sendable {
 /// (the gradient of D w.r.t. `xhat` with `createGraph: true`), differentiated again w.r.t. D.
 ///
 /// - Parameters:
-///   - reals, fakes: this rank's samples [n, C, R, R] (fakes detached from G).
+///   - reals, fakes: this rank's samples [n, C, R, R] (fakes detached from G): its share of the
+///     global minibatch as `BatchShards` deals it out (n may be 0).
 ///   - mix: per-sample mixing factors [n] in [0, 1].
 ///   - globalBatch: the global minibatch size N over all ranks.
 ///   - labels: for a conditional D, the class of each real, which is also the class each fake
@@ -72,8 +73,9 @@ public func discriminatorLoss(_ D: Discriminator, reals: Var, fakes: Var, mix: [
                               resolution: Int, alpha: Float, globalBatch: Int, comm: Collective,
                               config: LossConfig) throws -> (loss: Var, stats: StepStats) {
     let n = Float(globalBatch)
+    let counts = try shardCounts(globalBatch: globalBatch, local: reals.shape.first ?? 0, comm: comm)
     let (realOut, fakeOut) = try scoreRealsAndFakes(D, reals: reals, fakes: fakes, resolution: resolution,
-                                                    alpha: alpha, comm: comm)
+                                                    alpha: alpha, comm: comm, rankCounts: counts)
     let (realScores, realLogits) = try D.splitOutput(realOut)
     let (fakeScores, fakeLogits) = try D.splitOutput(fakeOut)
     var stats = StepStats()
@@ -89,7 +91,7 @@ public func discriminatorLoss(_ D: Discriminator, reals: Var, fakes: Var, mix: [
     case .wgangp:
         let wdist = try (fakeScores.sum() - realScores.sum()) * (1 / n)
         let (penalty, norms) = try gradientPenalty(D, reals: reals, fakes: fakes, mix: mix, resolution: resolution,
-                                                   alpha: alpha, n: n, comm: comm, config: config)
+                                                   alpha: alpha, n: n, comm: comm, rankCounts: counts, config: config)
         let drift = try realScores.square().sum() * (config.drift / n)
         var loss = try wdist + penalty + drift
         if let classes { loss = try loss + classes }
@@ -105,13 +107,13 @@ public func discriminatorLoss(_ D: Discriminator, reals: Var, fakes: Var, mix: [
 /// all-gather and reduce-scatter instead of two each; larger products), each minibatch with its
 /// own stddev groups as in two separate calls.
 func scoreRealsAndFakes(_ D: Discriminator, reals: Var, fakes: Var, resolution: Int, alpha: Float,
-                        comm: Collective) throws -> (reals: Var, fakes: Var) {
+                        comm: Collective, rankCounts: [Int]) throws -> (reals: Var, fakes: Var) {
     guard reals.shape == fakes.shape else {
         throw ShapeError("discriminatorLoss", "reals \(reals.shape) and fakes \(fakes.shape) differ in shape")
     }
     let n = reals.shape[0]
     let scores = try D(Var.concat([reals, fakes], axis: 0), resolution: resolution, alpha: alpha, comm: comm,
-                       minibatches: 2)
+                       minibatches: 2, rankCounts: rankCounts)
     return (try scores.narrow(axis: 0, start: 0, length: n), try scores.narrow(axis: 0, start: n, length: n))
 }
 
@@ -120,12 +122,13 @@ func scoreRealsAndFakes(_ D: Discriminator, reals: Var, fakes: Var, resolution: 
 /// penalty can be differentiated. Profiler phases: all of it in `penalty`, the recorded first
 /// backward in `penaltyGradient`.
 func gradientPenalty(_ D: Discriminator, reals: Var, fakes: Var, mix: [Float], resolution: Int, alpha: Float,
-                     n: Float, comm: Collective, config: LossConfig) throws -> (penalty: Var, norms: Var) {
+                     n: Float, comm: Collective, rankCounts: [Int]? = nil, config: LossConfig) throws -> (penalty: Var, norms: Var) {
     try StepPhase.penalty.record {
         let t = Var(Tensor(shape: [mix.count, 1, 1, 1], data: mix))
         let mixed = Var(try Var.lerp(reals.detached(), fakes.detached(), t).value, requiresGrad: true)
         // The penalty constrains the score's gradient only, not the class logits' (as the authors').
-        let mixedScores = try D.splitOutput(D(mixed, resolution: resolution, alpha: alpha, comm: comm)).scores
+        let mixedScores = try D.splitOutput(D(mixed, resolution: resolution, alpha: alpha, comm: comm,
+                                              rankCounts: rankCounts)).scores
         let grad = try StepPhase.penaltyGradient.record {
             try gradients(of: mixedScores.sum(), wrt: [mixed], createGraph: true)[0]
         }
@@ -154,10 +157,11 @@ public func accumulateDiscriminatorGradients(_ D: Discriminator, reals: Var, fak
         return stats
     }
     let n = Float(globalBatch)
+    let counts = try shardCounts(globalBatch: globalBatch, local: reals.shape.first ?? 0, comm: comm)
     var stats = StepStats()
     do {
         let (realOut, fakeOut) = try scoreRealsAndFakes(D, reals: reals, fakes: fakes, resolution: resolution,
-                                                        alpha: alpha, comm: comm)
+                                                        alpha: alpha, comm: comm, rankCounts: counts)
         let (realScores, realLogits) = try D.splitOutput(realOut)
         let (fakeScores, fakeLogits) = try D.splitOutput(fakeOut)
         let wdist = try (fakeScores.sum() - realScores.sum()) * (1 / n)
@@ -174,12 +178,25 @@ public func accumulateDiscriminatorGradients(_ D: Discriminator, reals: Var, fak
         try accumulateGradients(of: part, into: parameters)
     }
     let (penalty, norms) = try gradientPenalty(D, reals: reals, fakes: fakes, mix: mix, resolution: resolution,
-                                               alpha: alpha, n: n, comm: comm, config: config)
+                                               alpha: alpha, n: n, comm: comm, rankCounts: counts, config: config)
     try accumulateGradients(of: penalty, into: parameters)
     stats.gradientPenalty = penalty.value.sumAll()
     stats.gradientNorms = norms.value.sumAll()
     stats.lossD! += penalty.value.sumAll()
     return stats
+}
+
+/// Samples each rank holds of the global minibatch (`BatchShards`); throws if this rank's batch
+/// is not its share, which would make the ranks' collectives disagree. One process holds its
+/// whole batch whatever `globalBatch` says (there it only normalizes the loss).
+func shardCounts(globalBatch: Int, local: Int, comm: Collective) throws -> [Int] {
+    guard globalBatch >= 1 else { throw ConfigError("the global minibatch must be positive, got \(globalBatch)") }
+    if comm.size == 1 { return [local] }
+    let counts = BatchShards(total: globalBatch, parts: comm.size).counts
+    guard counts[comm.rank] == local else {
+        throw ShapeError("loss", "rank \(comm.rank) of \(comm.size) holds \(local) samples; its share of the global minibatch \(globalBatch) is \(counts[comm.rank])")
+    }
+    return counts
 }
 
 /// The G loss for this rank's share: WGAN `-D(G(z))`, or LSGAN `(D(G(z)) - 1)^2 / 2`, scaled by
@@ -189,7 +206,8 @@ public func accumulateDiscriminatorGradients(_ D: Discriminator, reals: Var, fak
 public func generatorLoss(_ D: Discriminator, fakes: Var, labels: [Int] = [], resolution: Int, alpha: Float,
                           globalBatch: Int, comm: Collective, config: LossConfig) throws -> (loss: Var, stats: StepStats) {
     let n = Float(globalBatch)
-    let (scores, logits) = try D.splitOutput(D(fakes, resolution: resolution, alpha: alpha, comm: comm))
+    let counts = try shardCounts(globalBatch: globalBatch, local: fakes.shape.first ?? 0, comm: comm)
+    let (scores, logits) = try D.splitOutput(D(fakes, resolution: resolution, alpha: alpha, comm: comm, rankCounts: counts))
     var loss: Var
     switch config.kind {
     case .wgangp: loss = try -scores.sum() * (1 / n)

@@ -96,7 +96,9 @@ extension ParameterSet {
             } }
             if equal { continue }
             s.value.data.withUnsafeBufferPointer { sv in p.updateValue { t in t.data.withUnsafeMutableBufferPointer { pv in
-                for j in 0..<pv.count { pv[j] = sv[j] + beta * (pv[j] - sv[j]) }
+                Parallel.forRanges(pv.count, grain: 1 << 15) { r in
+                    for j in r { pv[j] = sv[j] + beta * (pv[j] - sv[j]) }
+                }
             } } }
         }
     }

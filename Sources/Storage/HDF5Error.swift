@@ -49,6 +49,21 @@ public struct HDF5Error: Error, CustomStringConvertible, Equatable, Sendable {
         self.message = message
     }
 
+    /// The same error with every mention of the file `old` (in `path` and `message`) replaced
+    /// by `new`, e.g. a temporary file's name by the name the user asked for.
+    func naming(_ old: String, as new: String) -> HDF5Error {
+        func replaced(_ text: String) -> String {
+            guard !old.isEmpty else { return text }
+            var out = "", rest = Substring(text)
+            while let range = rest.firstRange(of: old) {
+                out += rest[..<range.lowerBound] + new
+                rest = rest[range.upperBound...]
+            }
+            return out + rest
+        }
+        return HDF5Error(kind, call: call, path: replaced(path), message: replaced(message))
+    }
+
     public var description: String {
         switch kind {
         case .library:

@@ -233,6 +233,13 @@ extension HDF5File {
             throw HDF5Error(.missingObject, call: "H5Dopen2", path: here, message: "\(here) is a group, not a dataset")
         }
         let dataset = try HDF5Library.check(H5Dopen2(id, normalized, chdf5_p_default()), "H5Dopen2", path: here)
+        if let (filter, name) = missingFilter(dataset) {
+            H5Dclose(dataset)
+            throw HDF5Error(.library, call: "H5Dopen2", path: here,
+                            message: "\(here) is compressed with the '\(name)' filter (HDF5 filter \(filter)), which "
+                                + "this program's HDF5 library does not have; recreate the file with "
+                                + "'progan-mpi dataset create', or rewrite it with gzip or no compression")
+        }
         guard let expected = expected else { return dataset }
         let type = H5Dget_type(dataset)
         if type < 0 {
@@ -247,6 +254,30 @@ extension HDF5File {
                             message: "\(here) holds \(stored), not \(expected.rawValue)")
         }
         return dataset
+    }
+
+    /// The first filter a dataset's data needs that this HDF5 library lacks (e.g. LZF, which
+    /// h5py writes and the Debian library cannot read): its id and stored name. Optional filters
+    /// are left out: HDF5 writes chunks without them when they are missing.
+    private func missingFilter(_ dataset: hid_t) -> (H5Z_filter_t, String)? {
+        let dcpl = H5Dget_create_plist(dataset)
+        guard dcpl >= 0 else { _ = HDF5Library.takeErrorStack(); return nil }
+        defer { H5Pclose(dcpl) }
+        let count = H5Pget_nfilters(dcpl)
+        guard count > 0 else { return nil }
+        for index in 0..<UInt32(count) {
+            var flags: UInt32 = 0
+            var valueCount = 0
+            var name = [CChar](repeating: 0, count: 64)
+            var config: UInt32 = 0
+            let filter = H5Pget_filter2(dcpl, index, &flags, &valueCount, nil, name.count, &name, &config)
+            if filter < 0 { _ = HDF5Library.takeErrorStack(); continue }
+            guard flags & UInt32(H5Z_FLAG_OPTIONAL) == 0, H5Zfilter_avail(filter) <= 0 else { continue }
+            _ = HDF5Library.takeErrorStack()
+            let stored = String(cString: name)
+            return (filter, stored.isEmpty ? "unnamed" : stored)
+        }
+        return nil
     }
 
     func checkRows(_ rows: Range<Int>, shape: [Int], _ normalized: String) throws {

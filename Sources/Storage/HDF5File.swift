@@ -79,12 +79,58 @@ public final class HDF5File {
 
     /// Closes the file, writing everything buffered. Calling it again does nothing.
     ///
-    /// - Throws: `HDF5Error` when HDF5 fails to close (e.g. a write error while flushing).
+    /// A writable file is flushed first. If that flush fails (a full disk, an I/O error), the
+    /// file is abandoned: its contents are incomplete anyway, so HDF5's remaining writes go to a
+    /// scratch memory file instead, and the close can then release everything. (An H5Fclose that
+    /// fails itself leaves HDF5 holding a half-destroyed file, which it cannot close again.)
+    ///
+    /// - Throws: `HDF5Error` when the flush or the close fails; for an operating-system error
+    ///   the message is one line naming the file and the reason ("no space left on device").
     public func close() throws {
         guard isOpen else { return }
-        isOpen = false
         HDF5Library.silenceAutomaticPrinting()
-        try HDF5Library.check(H5Fclose(fileID), "H5Fclose", path: path)
+        var flushError: HDF5Error?
+        if isWritable && H5Fflush(fileID, H5F_SCOPE_LOCAL) < 0 {
+            flushError = HDF5Library.failure("H5Fflush", path: path)
+            redirectWritesToScratch()
+        }
+        isOpen = false
+        let status = H5Fclose(fileID)
+        if let flushError {
+            _ = HDF5Library.takeErrorStack()
+            throw flushError
+        }
+        try HDF5Library.check(status, "H5Fclose", path: path)
+    }
+
+    /// Closes a file whose contents will be thrown away (a failed atomic write), without
+    /// writing anything more to disk and without reporting errors.
+    func abandon() {
+        guard isOpen else { return }
+        HDF5Library.silenceAutomaticPrinting()
+        if isWritable { redirectWritesToScratch() }
+        isOpen = false
+        _ = H5Fclose(fileID)
+        _ = HDF5Library.takeErrorStack()
+    }
+
+    /// Points the file's descriptor at an anonymous memory file (Linux), so that whatever HDF5
+    /// still writes while closing an abandoned file succeeds and costs no disk.
+    private func redirectWritesToScratch() {
+        #if os(Linux)
+        let fapl = H5Fget_access_plist(fileID)
+        guard fapl >= 0 else { return }
+        let driver = H5Pget_driver(fapl)
+        H5Pclose(fapl)
+        guard driver == chdf5_fd_sec2() else { return }
+        var handle: UnsafeMutableRawPointer?
+        guard H5Fget_vfd_handle(fileID, chdf5_p_default(), &handle) >= 0, let handle else { return }
+        let descriptor = handle.load(as: Int32.self)
+        let scratch = chdf5_memfd_create("progan-abandoned-hdf5")
+        guard scratch >= 0 else { return }
+        _ = dup2(scratch, descriptor)
+        _ = Glibc.close(scratch)
+        #endif
     }
 
     /// Writes buffered data and metadata to the operating system (not necessarily to disk).
@@ -121,8 +167,10 @@ public final class HDF5File {
             try fsyncPath(temporary, directory: false)
             if rename(temporary, path) != 0 { throw systemError("rename", path: path) }
         } catch {
-            try? file?.close()
+            file?.abandon()
             unlink(temporary)
+            // Name the file the caller asked for: the temporary one no longer exists.
+            if let error = error as? HDF5Error { throw error.naming(temporary, as: path) }
             throw error
         }
         try fsyncPath(directory, directory: true)

@@ -1,4 +1,9 @@
 import CHDF5
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Process-wide HDF5 plumbing: silencing the automatic error printer and turning failed calls
 /// into `HDF5Error`s that carry the library's error stack.
@@ -8,8 +13,19 @@ enum HDF5Library {
     /// The Debian build is thread-safe, which makes error stacks (and this setting) per thread,
     /// so it is called at the start of every public operation rather than once per process.
     static func silenceAutomaticPrinting() {
+        _ = noCleanupAtExit
         _ = H5Eset_auto2(chdf5_e_default(), nil, nil)
     }
+
+    /// Asks HDF5 not to run its clean-up at process exit; evaluated once, before the first call
+    /// that initializes the library (HDF5 ignores the request after that).
+    ///
+    /// Why: when H5Fclose fails (a write error while flushing, e.g. a full disk), HDF5 1.10 leaves
+    /// the file's identifier registered over a half-destroyed file, and its exit-time clean-up
+    /// closes that identifier again and dereferences a null pointer (SIGSEGV inside
+    /// H5F__close_cb). Every file this module opens is closed explicitly, so the clean-up has
+    /// nothing else to do; the operating system releases the rest.
+    private static let noCleanupAtExit: Void = { _ = H5dont_atexit() }()
 
     /// Collects the current thread's error stack as "function: description" entries, outermost
     /// call first, then clears it.
@@ -40,9 +56,27 @@ enum HDF5Library {
             .split(whereSeparator: \.isNewline).joined(separator: " ")
     }
 
-    /// Builds the error for a failed HDF5 call from the current error stack.
+    /// Builds the error for a failed HDF5 call from the current error stack. When the stack
+    /// reports an operating-system error (HDF5's file driver writes "errno = 28, error message =
+    /// 'No space left on device'"), the error is that system error in one line instead.
     static func failure(_ call: String, path: String) -> HDF5Error {
-        HDF5Error(.library, call: call, path: path, message: takeErrorStack())
+        let stack = takeErrorStack()
+        if let code = systemErrorNumber(in: stack) {
+            let reason = String(cString: strerror(code))
+            let sentence = reason.prefix(1).lowercased() + reason.dropFirst()
+            return HDF5Error(.system, call: call, path: path, message: "\(path): \(sentence) (\(call) failed)")
+        }
+        return HDF5Error(.library, call: call, path: path, message: stack)
+    }
+
+    /// The first "errno = N" with N > 0 in an error stack, if any.
+    static func systemErrorNumber(in stack: String) -> Int32? {
+        var rest = Substring(stack)
+        while let range = rest.firstRange(of: "errno = ") {
+            rest = rest[range.upperBound...]
+            if let code = Int32(rest.prefix { $0.isNumber }), code > 0 { return code }
+        }
+        return nil
     }
 
     /// Returns an identifier, or throws if the call returned a negative (invalid) one.

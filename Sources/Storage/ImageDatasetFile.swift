@@ -74,7 +74,7 @@ public final class ImageDatasetFile {
     /// - Parameter path: the dataset file.
     /// - Throws: `HDF5Error` `.noSuchFile` or `.notHDF5` from opening, `.invalidSchema` with a
     ///   one-line explanation when the file is not a valid progan-mpi dataset (wrong or missing
-    ///   `format`, newer version, missing level, counts that disagree, wrong element type).
+    ///   `format`, newer version, no images, missing level, counts that disagree, wrong element type).
     public init(path: String) throws {
         let file = try HDF5File.open(path, mode: .readOnly)
         do {
@@ -190,6 +190,10 @@ public final class ImageDatasetFile {
         guard channels >= 1 else { throw invalid(path, "channels is \(channels), must be at least 1") }
         let count = try integer("count")
         guard count >= 0 else { throw invalid(path, "count is \(count), must not be negative") }
+        // Nothing can be trained on or measured with no images (means would divide by zero).
+        guard count > 0 else {
+            throw invalid(path, "the dataset holds no images; recreate it from a source with at least one image")
+        }
         let source: String
         do { source = try file.stringAttribute("source") } catch let error as HDF5Error {
             throw invalid(path, "bad 'source' attribute: \(error.message)")

@@ -96,10 +96,11 @@ extension ImageDatasetFile {
     public static func create(at path: String, resolution: Int, channels: Int, count: Int, source: String,
                               withLabels: Bool = false, classNames: [String]? = nil, deflateLevel: Int? = nil,
                               _ body: (ImageDatasetWriter) throws -> Void) throws {
-        guard isValidResolution(resolution), channels >= 1, count >= 0 else {
+        guard isValidResolution(resolution), channels >= 1, count >= 1 else {
             throw HDF5Error(.invalidSchema, call: "create", path: path,
                             message: "\(path): cannot create a dataset with resolution \(resolution), "
-                                + "\(channels) channels and \(count) images (resolution must be a power of two ≥ 4)")
+                                + "\(channels) channels and \(count) images (resolution must be a power of two ≥ 4, "
+                                + "channels and images at least 1)")
         }
         if let names = classNames {
             guard withLabels, !names.isEmpty, names.allSatisfy({ !$0.isEmpty && !$0.contains("\n") }) else {

@@ -76,25 +76,40 @@ extension Tensor {
             preconditionFailure("broadcast: incompatible shapes \(shape) and \(other.shape)")
         }
         let n = Tensor.count(of: out)
-        var result = [Float](repeating: 0, count: n)
+        // An empty batch (a rank without samples) has nothing to compute; the splits below divide by
+        // the outermost extent.
+        if n == 0 { return Tensor(shape: out, data: []) }
+        // Every element is written below (each by one thread: `Parallel`).
+        var result = [Float](unsafeUninitializedCapacity: n) { _, count in count = n }
         if shape == other.shape {
             data.withUnsafeBufferPointer { a in other.data.withUnsafeBufferPointer { b in
-                result.withUnsafeMutableBufferPointer { c in for i in 0..<n { c[i] = f(a[i], b[i]) } } } }
+                result.withUnsafeMutableBufferPointer { c in
+                    Parallel.forRanges(n, grain: 1 << 15) { range in for i in range { c[i] = f(a[i], b[i]) } }
+                } } }
             return Tensor(shape: out, data: result)
         }
         if other.count == 1 {
             let s = other.data[0]
             data.withUnsafeBufferPointer { a in result.withUnsafeMutableBufferPointer { c in
-                for i in 0..<n { c[i] = f(a[i], s) } } }
+                Parallel.forRanges(n, grain: 1 << 15) { range in for i in range { c[i] = f(a[i], s) } }
+            } }
             return Tensor(shape: out, data: result)
         }
         let (dims, st) = coalesce(out, [broadcastStrides(shape, to: out), broadcastStrides(other.shape, to: out),
                                         Tensor.strides(of: out)])
         data.withUnsafeBufferPointer { a in other.data.withUnsafeBufferPointer { b in
             result.withUnsafeMutableBufferPointer { c in
-                forEachRun(dims, st) { offs, len, s in
-                    var ia = offs[0], ib = offs[1], ic = offs[2]
-                    for _ in 0..<len { c[ic] = f(a[ia], b[ib]); ia += s[0]; ib += s[1]; ic += s[2] }
+                // The outermost dimension in parallel, each index with the rest of the space under it.
+                let inner = Array(dims.dropFirst()), innerStrides = st.map { Array($0.dropFirst()) }
+                Parallel.forRanges(dims[0], floatsEach: n / dims[0]) { range in
+                    for i0 in range {
+                        let base = st.map { $0[0] * i0 }
+                        func run(_ offs: [Int], _ len: Int, _ s: [Int]) {
+                            var ia = base[0] + offs[0], ib = base[1] + offs[1], ic = base[2] + offs[2]
+                            for _ in 0..<len { c[ic] = f(a[ia], b[ib]); ia += s[0]; ib += s[1]; ic += s[2] }
+                        }
+                        if inner.isEmpty { run([0, 0, 0], 1, [0, 0, 0]) } else { forEachRun(inner, innerStrides, run) }
+                    }
                 }
             } } }
         return Tensor(shape: out, data: result)
@@ -103,9 +118,11 @@ extension Tensor {
     @inline(__always)
     @usableFromInline
     func map(_ f: (Float) -> Float) -> Tensor {
-        var result = [Float](repeating: 0, count: count)
+        let n = count
+        var result = [Float](unsafeUninitializedCapacity: n) { _, count in count = n }
         data.withUnsafeBufferPointer { a in result.withUnsafeMutableBufferPointer { c in
-            for i in 0..<a.count { c[i] = f(a[i]) } } }
+            Parallel.forRanges(n, grain: 1 << 15) { range in for i in range { c[i] = f(a[i]) } }
+        } }
         return Tensor(shape: shape, data: result)
     }
 
@@ -128,7 +145,8 @@ extension Tensor {
     public mutating func add(_ other: Tensor) {
         precondition(shape == other.shape, "add: shapes \(shape) and \(other.shape) differ")
         data.withUnsafeMutableBufferPointer { a in other.data.withUnsafeBufferPointer { b in
-            for i in 0..<a.count { a[i] += b[i] } } }
+            Parallel.forRanges(a.count, grain: 1 << 15) { range in for i in range { a[i] += b[i] } }
+        } }
     }
 
     /// Elementwise square.
@@ -155,21 +173,32 @@ extension Tensor {
         }
         let tcount = Tensor.count(of: target)
         var acc = [Double](repeating: 0, count: tcount)
+        // Summing an empty batch gives zeros (and the split below divides by the outer extent).
+        if count == 0 { return Tensor(shape: target, data: acc.map { Float($0) }) }
         if tcount == 1 {
             var s = 0.0
             data.withUnsafeBufferPointer { a in for v in a { s += Double(v) } }
             acc[0] = s
         } else {
             let (dims, st) = coalesce(shape, [Tensor.strides(of: shape), broadcastStrides(target, to: shape)])
+            // Split the outermost dimension the target keeps: each thread owns the outputs of its
+            // indices and visits their terms in the serial order, so every sum is the serial one.
+            let d = (0..<dims.count).first { st[1][$0] != 0 } ?? 0
+            let total = count
             data.withUnsafeBufferPointer { a in acc.withUnsafeMutableBufferPointer { o in
-                forEachRun(dims, st) { offs, len, s in
-                    var ia = offs[0], io = offs[1]
-                    if s[1] == 0 {
-                        var t = 0.0
-                        for _ in 0..<len { t += Double(a[ia]); ia += s[0] }
-                        o[io] += t
-                    } else {
-                        for _ in 0..<len { o[io] += Double(a[ia]); ia += s[0]; io += s[1] }
+                Parallel.forRanges(dims[d], floatsEach: total / dims[d]) { range in
+                    var sub = dims
+                    sub[d] = range.count
+                    let (a0, o0) = (range.lowerBound * st[0][d], range.lowerBound * st[1][d])
+                    forEachRun(sub, st) { offs, len, s in
+                        var ia = a0 + offs[0], io = o0 + offs[1]
+                        if s[1] == 0 {
+                            var t = 0.0
+                            for _ in 0..<len { t += Double(a[ia]); ia += s[0] }
+                            o[io] += t
+                        } else {
+                            for _ in 0..<len { o[io] += Double(a[ia]); ia += s[0]; io += s[1] }
+                        }
                     }
                 }
             } }

@@ -36,21 +36,24 @@ extension Tensor {
     static func im2col(_ x: UnsafePointer<Float>, c: Int, h: Int, w: Int, k: Int, rows r0: Int, _ r1: Int,
                        into col: UnsafeMutablePointer<Float>) {
         let p = k / 2, hw = h * w, ld = (r1 - r0) * w
-        for ci in 0..<c {
-            for i in 0..<k {
-                for j in 0..<k {
-                    let row = col + ((ci * k + i) * k + j) * ld
-                    // Columns whose source x+j-p falls outside [0, w) are padding.
-                    let lo = max(0, p - j), hi = min(w, w + p - j)
-                    for r in r0..<r1 {
-                        let (n, y) = (r / h, r % h)
-                        let sy = y + i - p
-                        let d = row + (r - r0) * w
-                        if sy < 0 || sy >= h { d.update(repeating: 0, count: w); continue }
-                        let s = x + (n * c + ci) * hw + sy * w
-                        if lo > 0 { d.update(repeating: 0, count: lo) }
-                        if hi > lo { (d + lo).update(from: s + lo + j - p, count: hi - lo) }
-                        if hi < w { (d + hi).update(repeating: 0, count: w - hi) }
+        // Channels in parallel: each writes its own k*k rows of columns.
+        Parallel.forRanges(c, floatsEach: k * k * ld) { channels in
+            for ci in channels {
+                for i in 0..<k {
+                    for j in 0..<k {
+                        let row = col + ((ci * k + i) * k + j) * ld
+                        // Columns whose source x+j-p falls outside [0, w) are padding.
+                        let lo = max(0, p - j), hi = min(w, w + p - j)
+                        for r in r0..<r1 {
+                            let (n, y) = (r / h, r % h)
+                            let sy = y + i - p
+                            let d = row + (r - r0) * w
+                            if sy < 0 || sy >= h { d.update(repeating: 0, count: w); continue }
+                            let s = x + (n * c + ci) * hw + sy * w
+                            if lo > 0 { d.update(repeating: 0, count: lo) }
+                            if hi > lo { (d + lo).update(from: s + lo + j - p, count: hi - lo) }
+                            if hi < w { (d + hi).update(repeating: 0, count: w - hi) }
+                        }
                     }
                 }
             }
@@ -110,11 +113,13 @@ extension Tensor {
                         BLAS.sgemm(transA: false, transB: false, m: o, n: cols, k: ck, alpha: 1,
                                    a: pw.baseAddress!, lda: ck, b: pc.baseAddress!, ldb: cols,
                                    beta: 0, c: pt.baseAddress!, ldc: cols)
-                        // [O, cols] -> each sample's rows of [N, O, H, W]
-                        forEachSampleSegment(rows: r0, r1, h: h, w: wd) { s, y0, y1, offset in
-                            for oi in 0..<o {
-                                (po.baseAddress! + (s * o + oi) * hw + y0 * wd)
-                                    .update(from: pt.baseAddress! + oi * cols + offset, count: (y1 - y0) * wd)
+                        // [O, cols] -> each sample's rows of [N, O, H, W], output channels in parallel
+                        Parallel.forRanges(o, floatsEach: cols) { channels in
+                            forEachSampleSegment(rows: r0, r1, h: h, w: wd) { s, y0, y1, offset in
+                                for oi in channels {
+                                    (po.baseAddress! + (s * o + oi) * hw + y0 * wd)
+                                        .update(from: pt.baseAddress! + oi * cols + offset, count: (y1 - y0) * wd)
+                                }
                             }
                         }
                         r0 = r1
@@ -155,11 +160,13 @@ extension Tensor {
                     while r0 < rows {
                         let r1 = min(rows, r0 + chunk), cols = (r1 - r0) * wd
                         im2col(px.baseAddress!, c: c, h: h, w: wd, k: k, rows: r0, r1, into: pc.baseAddress!)
-                        // Each sample's rows of [N, O, H, W] -> [O, cols]
-                        forEachSampleSegment(rows: r0, r1, h: h, w: wd) { s, y0, y1, offset in
-                            for oi in 0..<o {
-                                (pt.baseAddress! + oi * cols + offset)
-                                    .update(from: pg.baseAddress! + (s * o + oi) * hw + y0 * wd, count: (y1 - y0) * wd)
+                        // Each sample's rows of [N, O, H, W] -> [O, cols], output channels in parallel
+                        Parallel.forRanges(o, floatsEach: cols) { channels in
+                            forEachSampleSegment(rows: r0, r1, h: h, w: wd) { s, y0, y1, offset in
+                                for oi in channels {
+                                    (pt.baseAddress! + oi * cols + offset)
+                                        .update(from: pg.baseAddress! + (s * o + oi) * hw + y0 * wd, count: (y1 - y0) * wd)
+                                }
                             }
                         }
                         BLAS.sgemm(transA: false, transB: true, m: o, n: ck, k: cols, alpha: 1,
@@ -177,11 +184,14 @@ extension Tensor {
     public func flippedTransposedKernel() -> Tensor {
         precondition(rank == 4 && shape[2] == shape[3], "flippedTransposedKernel: kernel shape \(shape)")
         let (o, c, k) = (shape[0], shape[1], shape[2])
-        var out = [Float](repeating: 0, count: count)
+        var out = [Float](unsafeUninitializedCapacity: count) { _, n in n = count }
         data.withUnsafeBufferPointer { a in out.withUnsafeMutableBufferPointer { r in
-            for oi in 0..<o { for ci in 0..<c { for i in 0..<k { for j in 0..<k {
-                r[((ci * o + oi) * k + i) * k + j] = a[((oi * c + ci) * k + (k - 1 - i)) * k + (k - 1 - j)]
-            } } } }
+            // Input channels of the result in parallel; every element is written once.
+            Parallel.forRanges(c, floatsEach: o * k * k) { channels in
+                for ci in channels { for oi in 0..<o { for i in 0..<k { for j in 0..<k {
+                    r[((ci * o + oi) * k + i) * k + j] = a[((oi * c + ci) * k + (k - 1 - i)) * k + (k - 1 - j)]
+                } } } }
+            }
         } }
         return Tensor(shape: [c, o, k, k], data: out)
     }

@@ -7,15 +7,17 @@ extension Tensor {
         let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
         var out = [Float](repeating: 0, count: count * 4)
         data.withUnsafeBufferPointer { a in out.withUnsafeMutableBufferPointer { r in
-            for plane in 0..<(n * c) {
-                let src = plane * h * w, dst = plane * 4 * h * w
-                for y in 0..<h {
-                    let row0 = dst + (2 * y) * 2 * w
-                    for x in 0..<w {
-                        let v = a[src + y * w + x]
-                        r[row0 + 2 * x] = v; r[row0 + 2 * x + 1] = v
+            Parallel.forRanges(n * c, floatsEach: 5 * h * w) { planes in
+                for plane in planes {
+                    let src = plane * h * w, dst = plane * 4 * h * w
+                    for y in 0..<h {
+                        let row0 = dst + (2 * y) * 2 * w
+                        for x in 0..<w {
+                            let v = a[src + y * w + x]
+                            r[row0 + 2 * x] = v; r[row0 + 2 * x + 1] = v
+                        }
+                        for x in 0..<(2 * w) { r[row0 + 2 * w + x] = r[row0 + x] }
                     }
-                    for x in 0..<(2 * w) { r[row0 + 2 * w + x] = r[row0 + x] }
                 }
             }
         } }
@@ -29,12 +31,14 @@ extension Tensor {
         let (ho, wo) = (h / 2, w / 2)
         var out = [Float](repeating: 0, count: n * c * ho * wo)
         data.withUnsafeBufferPointer { a in out.withUnsafeMutableBufferPointer { r in
-            for plane in 0..<(n * c) {
-                let src = plane * h * w, dst = plane * ho * wo
-                for y in 0..<ho {
-                    let s0 = src + 2 * y * w, s1 = s0 + w
-                    for x in 0..<wo {
-                        r[dst + y * wo + x] = 0.25 * (a[s0 + 2 * x] + a[s0 + 2 * x + 1] + a[s1 + 2 * x] + a[s1 + 2 * x + 1])
+            Parallel.forRanges(n * c, floatsEach: h * w + ho * wo) { planes in
+                for plane in planes {
+                    let src = plane * h * w, dst = plane * ho * wo
+                    for y in 0..<ho {
+                        let s0 = src + 2 * y * w, s1 = s0 + w
+                        for x in 0..<wo {
+                            r[dst + y * wo + x] = 0.25 * (a[s0 + 2 * x] + a[s0 + 2 * x + 1] + a[s1 + 2 * x] + a[s1 + 2 * x + 1])
+                        }
                     }
                 }
             }

@@ -50,55 +50,58 @@ extension Tensor {
         // Blocks of pairs go through a small buffer, so U is written in 16 contiguous runs rather
         // than 16 interleaved single floats (that scatter cost as much as the transform).
         let block = 128
-        let tmp = UnsafeMutablePointer<Float>.allocate(capacity: 16 * block)
-        defer { tmp.deallocate() }
-        var i0 = 0
-        while i0 < pairs {
-            let nb = min(block, pairs - i0)
-            for l in 0..<nb {
-                let g = w + (i0 + l) * 9
-                // One row (a, b, c) of G g times G^T: [a, (a+b+c)/2, (a-b+c)/2, c] into row r.
-                @inline(__always) func put(_ r: Int, _ a: Float, _ b: Float, _ c: Float) {
-                    tmp[(4 * r) * block + l] = a
-                    tmp[(4 * r + 1) * block + l] = 0.5 * (a + b + c)
-                    tmp[(4 * r + 2) * block + l] = 0.5 * (a - b + c)
-                    tmp[(4 * r + 3) * block + l] = c
+        Parallel.forRanges((pairs + block - 1) / block, floatsEach: 25 * block) { blocks in
+            let tmp = UnsafeMutablePointer<Float>.allocate(capacity: 16 * block)
+            defer { tmp.deallocate() }
+            for bi in blocks {
+                let i0 = bi * block
+                let nb = min(block, pairs - i0)
+                for l in 0..<nb {
+                    let g = w + (i0 + l) * 9
+                    // One row (a, b, c) of G g times G^T: [a, (a+b+c)/2, (a-b+c)/2, c] into row r.
+                    @inline(__always) func put(_ r: Int, _ a: Float, _ b: Float, _ c: Float) {
+                        tmp[(4 * r) * block + l] = a
+                        tmp[(4 * r + 1) * block + l] = 0.5 * (a + b + c)
+                        tmp[(4 * r + 2) * block + l] = 0.5 * (a - b + c)
+                        tmp[(4 * r + 3) * block + l] = c
+                    }
+                    let (g00, g01, g02) = (g[0], g[1], g[2])
+                    let (g10, g11, g12) = (g[3], g[4], g[5])
+                    let (g20, g21, g22) = (g[6], g[7], g[8])
+                    // Rows of G g: g0, (g0+g1+g2)/2, (g0-g1+g2)/2, g2.
+                    put(0, g00, g01, g02)
+                    put(1, 0.5 * (g00 + g10 + g20), 0.5 * (g01 + g11 + g21), 0.5 * (g02 + g12 + g22))
+                    put(2, 0.5 * (g00 - g10 + g20), 0.5 * (g01 - g11 + g21), 0.5 * (g02 - g12 + g22))
+                    put(3, g20, g21, g22)
                 }
-                let (g00, g01, g02) = (g[0], g[1], g[2])
-                let (g10, g11, g12) = (g[3], g[4], g[5])
-                let (g20, g21, g22) = (g[6], g[7], g[8])
-                // Rows of G g: g0, (g0+g1+g2)/2, (g0-g1+g2)/2, g2.
-                put(0, g00, g01, g02)
-                put(1, 0.5 * (g00 + g10 + g20), 0.5 * (g01 + g11 + g21), 0.5 * (g02 + g12 + g22))
-                put(2, 0.5 * (g00 - g10 + g20), 0.5 * (g01 - g11 + g21), 0.5 * (g02 - g12 + g22))
-                put(3, g20, g21, g22)
+                for xi in 0..<16 { (u + xi * pairs + i0).update(from: tmp + xi * block, count: nb) }
             }
-            for xi in 0..<16 { (u + xi * pairs + i0).update(from: tmp + xi * block, count: nb) }
-            i0 += nb
         }
     }
 
     /// `dw = G^T dU G` for every (o, c): [16, O, C] -> [O,C,3,3].
     static func winogradKernelGradient(_ du: UnsafePointer<Float>, pairs: Int, into dw: UnsafeMutablePointer<Float>) {
-        for i in 0..<pairs {
-            // s = G^T dU (3 rows of 4), one column b at a time; then dw = s G.
-            var s = (Float(0), Float(0), Float(0), Float(0), Float(0), Float(0),
-                     Float(0), Float(0), Float(0), Float(0), Float(0), Float(0))
-            withUnsafeMutableBytes(of: &s) { raw in
-                let s = raw.baseAddress!.assumingMemoryBound(to: Float.self)
-                for b in 0..<4 {
-                    let (u0, u1, u2, u3) = (du[b * pairs + i], du[(4 + b) * pairs + i],
-                                            du[(8 + b) * pairs + i], du[(12 + b) * pairs + i])
-                    s[b] = u0 + 0.5 * (u1 + u2)
-                    s[4 + b] = 0.5 * (u1 - u2)
-                    s[8 + b] = 0.5 * (u1 + u2) + u3
-                }
-                let out = dw + i * 9
-                for r in 0..<3 {
-                    let (a, b, c, d) = (s[4 * r], s[4 * r + 1], s[4 * r + 2], s[4 * r + 3])
-                    out[3 * r] = a + 0.5 * (b + c)
-                    out[3 * r + 1] = 0.5 * (b - c)
-                    out[3 * r + 2] = 0.5 * (b + c) + d
+        Parallel.forRanges(pairs, floatsEach: 25) { range in
+            for i in range {
+                // s = G^T dU (3 rows of 4), one column b at a time; then dw = s G.
+                var s = (Float(0), Float(0), Float(0), Float(0), Float(0), Float(0),
+                         Float(0), Float(0), Float(0), Float(0), Float(0), Float(0))
+                withUnsafeMutableBytes(of: &s) { raw in
+                    let s = raw.baseAddress!.assumingMemoryBound(to: Float.self)
+                    for b in 0..<4 {
+                        let (u0, u1, u2, u3) = (du[b * pairs + i], du[(4 + b) * pairs + i],
+                                                du[(8 + b) * pairs + i], du[(12 + b) * pairs + i])
+                        s[b] = u0 + 0.5 * (u1 + u2)
+                        s[4 + b] = 0.5 * (u1 - u2)
+                        s[8 + b] = 0.5 * (u1 + u2) + u3
+                    }
+                    let out = dw + i * 9
+                    for r in 0..<3 {
+                        let (a, b, c, d) = (s[4 * r], s[4 * r + 1], s[4 * r + 2], s[4 * r + 3])
+                        out[3 * r] = a + 0.5 * (b + c)
+                        out[3 * r + 1] = 0.5 * (b - c)
+                        out[3 * r + 2] = 0.5 * (b + c) + d
+                    }
                 }
             }
         }
@@ -112,39 +115,42 @@ extension Tensor {
         let tc = (r1 - r0) * tw, xs = c * tc
         // Four input rows with one zero column either side: no bounds tests in the tile loop.
         let pw = w + 2
-        let band = UnsafeMutablePointer<Float>.allocate(capacity: 4 * pw)
-        defer { band.deallocate() }
-        band.initialize(repeating: 0, count: 4 * pw)
-        for r in r0..<r1 {
-            let (n, ty) = (r / th, r % th)
-            for ci in 0..<c {
-                let plane = x + (n * c + ci) * hw
-                for a in 0..<4 {
-                    let sy = 2 * ty - 1 + a
-                    let dst = band + a * pw + 1
-                    if sy < 0 || sy >= h { dst.update(repeating: 0, count: w) } else { dst.update(from: plane + sy * w, count: w) }
-                }
-                let out = v + ci * tc + (r - r0) * tw
-                let (b0, b1, b2, b3) = (band, band + pw, band + 2 * pw, band + 3 * pw)
-                for tx in 0..<tw {
-                    let x0 = 2 * tx
-                    // s = B^T d, one column j of the patch at a time, then each row of s times B.
-                    @inline(__always) func column(_ j: Int) -> (Float, Float, Float, Float) {
-                        let (d0, d1, d2, d3) = (b0[x0 + j], b1[x0 + j], b2[x0 + j], b3[x0 + j])
-                        return (d0 - d2, d1 + d2, d2 - d1, d1 - d3)
+        // Channels in parallel: each writes its own rows of V.
+        Parallel.forRanges(c, floatsEach: 20 * (r1 - r0) * tw) { channels in
+            let band = UnsafeMutablePointer<Float>.allocate(capacity: 4 * pw)
+            defer { band.deallocate() }
+            band.initialize(repeating: 0, count: 4 * pw)
+            for ci in channels {
+                for r in r0..<r1 {
+                    let (n, ty) = (r / th, r % th)
+                    let plane = x + (n * c + ci) * hw
+                    for a in 0..<4 {
+                        let sy = 2 * ty - 1 + a
+                        let dst = band + a * pw + 1
+                        if sy < 0 || sy >= h { dst.update(repeating: 0, count: w) } else { dst.update(from: plane + sy * w, count: w) }
                     }
-                    let (c0, c1, c2, c3) = (column(0), column(1), column(2), column(3))
-                    @inline(__always) func put(_ a: Int, _ e0: Float, _ e1: Float, _ e2: Float, _ e3: Float) {
-                        let o = out + (4 * a) * xs + tx
-                        o[0] = e0 - e2
-                        o[xs] = e1 + e2
-                        o[2 * xs] = e2 - e1
-                        o[3 * xs] = e1 - e3
+                    let out = v + ci * tc + (r - r0) * tw
+                    let (b0, b1, b2, b3) = (band, band + pw, band + 2 * pw, band + 3 * pw)
+                    for tx in 0..<tw {
+                        let x0 = 2 * tx
+                        // s = B^T d, one column j of the patch at a time, then each row of s times B.
+                        @inline(__always) func column(_ j: Int) -> (Float, Float, Float, Float) {
+                            let (d0, d1, d2, d3) = (b0[x0 + j], b1[x0 + j], b2[x0 + j], b3[x0 + j])
+                            return (d0 - d2, d1 + d2, d2 - d1, d1 - d3)
+                        }
+                        let (c0, c1, c2, c3) = (column(0), column(1), column(2), column(3))
+                        @inline(__always) func put(_ a: Int, _ e0: Float, _ e1: Float, _ e2: Float, _ e3: Float) {
+                            let o = out + (4 * a) * xs + tx
+                            o[0] = e0 - e2
+                            o[xs] = e1 + e2
+                            o[2 * xs] = e2 - e1
+                            o[3 * xs] = e1 - e3
+                        }
+                        put(0, c0.0, c1.0, c2.0, c3.0)
+                        put(1, c0.1, c1.1, c2.1, c3.1)
+                        put(2, c0.2, c1.2, c2.2, c3.2)
+                        put(3, c0.3, c1.3, c2.3, c3.3)
                     }
-                    put(0, c0.0, c1.0, c2.0, c3.0)
-                    put(1, c0.1, c1.1, c2.1, c3.1)
-                    put(2, c0.2, c1.2, c2.2, c3.2)
-                    put(3, c0.3, c1.3, c2.3, c3.3)
                 }
             }
         }
@@ -156,24 +162,27 @@ extension Tensor {
                                into y: UnsafeMutablePointer<Float>) {
         let (th, tw, hw) = (h / 2, w / 2, h * w)
         let tc = (r1 - r0) * tw, ms = o * tc
-        for r in r0..<r1 {
-            let (n, ty) = (r / th, r % th)
-            for oi in 0..<o {
-                let src = m + oi * tc + (r - r0) * tw
-                let dst = y + (n * o + oi) * hw + 2 * ty * w
-                for tx in 0..<tw {
-                    // p = A^T M: 2 rows of 4.
-                    var p0 = (Float(0), Float(0), Float(0), Float(0)), p1 = p0
-                    let q = src + tx
-                    @inline(__always) func at(_ k: Int) -> Float { q[k * ms] }
-                    p0.0 = at(0) + at(4) + at(8); p1.0 = at(4) - at(8) - at(12)
-                    p0.1 = at(1) + at(5) + at(9); p1.1 = at(5) - at(9) - at(13)
-                    p0.2 = at(2) + at(6) + at(10); p1.2 = at(6) - at(10) - at(14)
-                    p0.3 = at(3) + at(7) + at(11); p1.3 = at(7) - at(11) - at(15)
-                    dst[2 * tx] = p0.0 + p0.1 + p0.2
-                    dst[2 * tx + 1] = p0.1 - p0.2 - p0.3
-                    dst[w + 2 * tx] = p1.0 + p1.1 + p1.2
-                    dst[w + 2 * tx + 1] = p1.1 - p1.2 - p1.3
+        // Output channels in parallel: each writes its own planes of y.
+        Parallel.forRanges(o, floatsEach: 20 * (r1 - r0) * tw) { channels in
+            for oi in channels {
+                for r in r0..<r1 {
+                    let (n, ty) = (r / th, r % th)
+                    let src = m + oi * tc + (r - r0) * tw
+                    let dst = y + (n * o + oi) * hw + 2 * ty * w
+                    for tx in 0..<tw {
+                        // p = A^T M: 2 rows of 4.
+                        var p0 = (Float(0), Float(0), Float(0), Float(0)), p1 = p0
+                        let q = src + tx
+                        @inline(__always) func at(_ k: Int) -> Float { q[k * ms] }
+                        p0.0 = at(0) + at(4) + at(8); p1.0 = at(4) - at(8) - at(12)
+                        p0.1 = at(1) + at(5) + at(9); p1.1 = at(5) - at(9) - at(13)
+                        p0.2 = at(2) + at(6) + at(10); p1.2 = at(6) - at(10) - at(14)
+                        p0.3 = at(3) + at(7) + at(11); p1.3 = at(7) - at(11) - at(15)
+                        dst[2 * tx] = p0.0 + p0.1 + p0.2
+                        dst[2 * tx + 1] = p0.1 - p0.2 - p0.3
+                        dst[w + 2 * tx] = p1.0 + p1.1 + p1.2
+                        dst[w + 2 * tx + 1] = p1.1 - p1.2 - p1.3
+                    }
                 }
             }
         }
@@ -185,27 +194,29 @@ extension Tensor {
                                        into dm: UnsafeMutablePointer<Float>) {
         let (th, tw, hw) = (h / 2, w / 2, h * w)
         let tc = (r1 - r0) * tw, ms = o * tc
-        for r in r0..<r1 {
-            let (n, ty) = (r / th, r % th)
-            for oi in 0..<o {
-                let src = g + (n * o + oi) * hw + 2 * ty * w
-                let dst = dm + oi * tc + (r - r0) * tw
-                for tx in 0..<tw {
-                    let (g00, g01) = (src[2 * tx], src[2 * tx + 1])
-                    let (g10, g11) = (src[w + 2 * tx], src[w + 2 * tx + 1])
-                    // Rows of A dY: [g0, g0 + g1, g0 - g1, -g1] (g0, g1 the two output rows);
-                    // then each row (h0, h1) times A^T: [h0, h0 + h1, h0 - h1, -h1].
-                    let q = dst + tx
-                    @inline(__always) func put(_ a: Int, _ h0: Float, _ h1: Float) {
-                        q[(4 * a) * ms] = h0
-                        q[(4 * a + 1) * ms] = h0 + h1
-                        q[(4 * a + 2) * ms] = h0 - h1
-                        q[(4 * a + 3) * ms] = -h1
+        Parallel.forRanges(o, floatsEach: 20 * (r1 - r0) * tw) { channels in
+            for oi in channels {
+                for r in r0..<r1 {
+                    let (n, ty) = (r / th, r % th)
+                    let src = g + (n * o + oi) * hw + 2 * ty * w
+                    let dst = dm + oi * tc + (r - r0) * tw
+                    for tx in 0..<tw {
+                        let (g00, g01) = (src[2 * tx], src[2 * tx + 1])
+                        let (g10, g11) = (src[w + 2 * tx], src[w + 2 * tx + 1])
+                        // Rows of A dY: [g0, g0 + g1, g0 - g1, -g1] (g0, g1 the two output rows);
+                        // then each row (h0, h1) times A^T: [h0, h0 + h1, h0 - h1, -h1].
+                        let q = dst + tx
+                        @inline(__always) func put(_ a: Int, _ h0: Float, _ h1: Float) {
+                            q[(4 * a) * ms] = h0
+                            q[(4 * a + 1) * ms] = h0 + h1
+                            q[(4 * a + 2) * ms] = h0 - h1
+                            q[(4 * a + 3) * ms] = -h1
+                        }
+                        put(0, g00, g01)
+                        put(1, g00 + g10, g01 + g11)
+                        put(2, g00 - g10, g01 - g11)
+                        put(3, -g10, -g11)
                     }
-                    put(0, g00, g01)
-                    put(1, g00 + g10, g01 + g11)
-                    put(2, g00 - g10, g01 - g11)
-                    put(3, -g10, -g11)
                 }
             }
         }

@@ -57,8 +57,9 @@ public struct BenchmarkOptions: Sendable {
         return c
     }
 
-    /// Checks the options for `ranks` ranks; the messages name the command-line flags.
-    public func validate(ranks: Int) throws {
+    /// Checks the options; the messages name the command-line flags. Any number of ranks works:
+    /// the batch is dealt out as evenly as possible (`BatchShards`), some ranks may hold none.
+    public func validate() throws {
         guard resolution >= 4, resolution <= 1024, resolution & (resolution - 1) == 0 else {
             throw InputError("--res \(resolution) is not a power of two between 4 and 1024")
         }
@@ -68,9 +69,6 @@ public struct BenchmarkOptions: Sendable {
         guard batch >= 1 else { throw InputError("--batch must be at least 1, got \(batch)") }
         guard iterations >= 1 else { throw InputError("--iters must be at least 1, got \(iterations)") }
         guard warmup >= 0 else { throw InputError("--warmup must be at least 0, got \(warmup)") }
-        guard batch % ranks == 0 else {
-            throw InputError("--batch \(batch) does not divide by \(ranks) ranks: pass a multiple of \(ranks)")
-        }
     }
 }
 
@@ -93,6 +91,7 @@ public struct BenchmarkPart: Codable, Sendable {
 
 /// What `progan-mpi bench` measured. Times are per iteration; "global" figures cover all ranks.
 public struct BenchmarkResult: Codable, Sendable {
+    /// `localBatch`: the largest rank's share of the batch (rank 0's; shares differ by at most one).
     public var resolution = 0, networkResolution = 0, batch = 0, ranks = 0, localBatch = 0, iterations = 0, warmup = 0
     public var blasThreads = 0
     public var blasConfig = ""
@@ -178,7 +177,7 @@ public final class Benchmark {
 
     /// Builds the networks (the same on every rank) and the synthetic data.
     public init(options: BenchmarkOptions, group: ProcessGroup) throws {
-        try options.validate(ranks: group.size)
+        try options.validate()
         self.options = options
         self.group = group
         trainer = try Trainer(config: options.trainingConfig, group: group)
@@ -222,7 +221,7 @@ public final class Benchmark {
     func referenceShape() -> (SgemmShape, Double) {
         let r = options.resolution
         let c = options.trainingConfig.network.width(at: r)
-        let columns = min(4096, options.batch / group.size * r * r)
+        let columns = min(4096, max(1, BatchShards(total: options.batch, parts: group.size).counts[0]) * r * r)
         let shape = SgemmShape(m: c, n: columns, k: c * 9)
         return (shape, shape.gflops())
     }
@@ -247,7 +246,7 @@ public final class Benchmark {
 
         var r = BenchmarkResult()
         r.resolution = options.resolution; r.networkResolution = options.networkResolution; r.batch = options.batch; r.ranks = group.size
-        r.localBatch = options.batch / group.size; r.iterations = options.iterations; r.warmup = options.warmup
+        r.localBatch = BatchShards(total: options.batch, parts: group.size).counts[0]; r.iterations = options.iterations; r.warmup = options.warmup
         r.blasThreads = BLAS.threads; r.blasConfig = BLAS.configuration
         (r.parametersG, r.parametersD) = parameterCounts
         let wall = all.map { $0[0] }.max()!

@@ -62,16 +62,16 @@ public enum Checkpoint {
         guard stored == trainer.config else {
             throw InputError("\(path) was written with a different configuration (\(difference(stored, trainer.config))); resume with the same settings or start a new run directory")
         }
-        let progress = try JSONDecoder().decode(TrainingProgress.self, from: Data(try file.stringAttribute("progress").utf8))
+        let progress = try readProgress(file, path)
         for (group, set) in [("G", trainer.G.parameters), ("D", trainer.D.parameters), ("Gs", trainer.Gs.parameters)] {
             for p in set.parameters {
-                p.assign(Tensor(shape: p.value.shape, data: try file.read("\(group)/\(p.name ?? "?")", as: Float.self)))
+                p.assign(Tensor(shape: p.value.shape, data: try readArray(file, path, "\(group)/\(p.name ?? "?")", shape: p.value.shape)))
             }
         }
         for (group, set, adam) in [("G", trainer.G.parameters, trainer.adamG), ("D", trainer.D.parameters, trainer.adamD)] {
             for (i, p) in set.parameters.enumerated() {
-                try adam.setMoments(i, m: try file.read("adam/\(group)/m/\(p.name ?? "?")", as: Float.self),
-                                v: try file.read("adam/\(group)/v/\(p.name ?? "?")", as: Float.self))
+                try adam.setMoments(i, m: try readArray(file, path, "adam/\(group)/m/\(p.name ?? "?")", shape: p.value.shape),
+                                v: try readArray(file, path, "adam/\(group)/v/\(p.name ?? "?")", shape: p.value.shape))
             }
         }
         trainer.adamG.step = Int(try file.int64Attribute("adamG_step"))
@@ -85,10 +85,10 @@ public enum Checkpoint {
         let file = try open(path)
         defer { try? file.close() }
         let config = try readConfig(file, path)
-        let progress = try JSONDecoder().decode(TrainingProgress.self, from: Data(try file.stringAttribute("progress").utf8))
+        let progress = try readProgress(file, path)
         let gs = Generator(config.network, seed: config.seed)
         for p in gs.parameters.parameters {
-            p.assign(Tensor(shape: p.value.shape, data: try file.read("\(network)/\(p.name ?? "?")", as: Float.self)))
+            p.assign(Tensor(shape: p.value.shape, data: try readArray(file, path, "\(network)/\(p.name ?? "?")", shape: p.value.shape)))
         }
         return (gs, config, progress)
     }
@@ -140,11 +140,57 @@ public enum Checkpoint {
         return file
     }
 
+    /// Reads one stored array, which must have exactly the network's shape for it: a file
+    /// edited or damaged by hand must never hand a layer fewer (or more) values than it uses.
+    static func readArray(_ file: HDF5File, _ path: String, _ name: String, shape: [Int]) throws -> [Float] {
+        guard try file.exists(name) else {
+            throw InputError("\(path): array /\(name) is missing; the checkpoint is incomplete or of another network")
+        }
+        let stored = try file.shape(of: name)
+        guard stored == shape else {
+            throw InputError("\(path): array /\(name) has shape \(stored), the network expects \(shape)")
+        }
+        let values = try file.read(name, as: Float.self, expectedShape: shape)
+        // Explicit, not a precondition: the release build's -Ounchecked would remove that.
+        if values.count != shape.reduce(1, *) {
+            throw InputError("\(path): array /\(name) holds \(values.count) values for shape \(shape)")
+        }
+        return values
+    }
+
+    /// The `progress` attribute, decoded; a damaged one is named with its file.
+    static func readProgress(_ file: HDF5File, _ path: String) throws -> TrainingProgress {
+        let text = try file.stringAttribute("progress")
+        do {
+            return try JSONDecoder().decode(TrainingProgress.self, from: Data(text.utf8))
+        } catch let error as DecodingError {
+            throw InputError("\(path): the 'progress' attribute cannot be read (\(describe(error))); "
+                              + "the file is damaged: resume from an earlier checkpoint")
+        }
+    }
+
+    /// A DecodingError in a few words ("not valid JSON", "key 'imagesShown' is missing"...).
+    static func describe(_ error: DecodingError) -> String {
+        func at(_ context: DecodingError.Context) -> String {
+            context.codingPath.isEmpty ? "" : " at '" + context.codingPath.map(\.stringValue).joined(separator: ".") + "'"
+        }
+        switch error {
+        case .dataCorrupted(let context):
+            return context.codingPath.isEmpty ? "not valid JSON" : "bad value\(at(context))"
+        case .keyNotFound(let key, let context):
+            return "key '\(key.stringValue)' is missing\(at(context))"
+        case .typeMismatch(_, let context), .valueNotFound(_, let context):
+            return "wrong type\(at(context))"
+        @unknown default:
+            return "cannot be decoded"
+        }
+    }
+
     static func readConfig(_ file: HDF5File, _ path: String) throws -> TrainingConfig {
         do {
             return try JSONDecoder().decode(TrainingConfig.self, from: Data(try file.stringAttribute("config").utf8))
         } catch let error as DecodingError {
-            throw InputError("\(path): stored configuration cannot be read (\(error)); it was written by an incompatible version")
+            throw InputError("\(path): stored configuration cannot be read (\(describe(error))); it was written by an incompatible version or damaged")
         }
     }
 

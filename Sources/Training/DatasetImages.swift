@@ -51,6 +51,8 @@ public final class DatasetImages: RealImageSource {
 
     public func images(_ indices: [Int], resolution r: Int) throws -> Tensor {
         let plane = channels * r * r
+        // A rank holding no samples of the step (more ranks than the minibatch) reads nothing.
+        if indices.isEmpty { return Tensor(shape: [0, channels, r, r], data: []) }
         let bytes: [UInt8]
         if count * plane <= cacheLimitBytes {
             if cache[r] == nil { cache[r] = try file.images(resolution: r, rows: 0..<count) }

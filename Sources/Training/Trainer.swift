@@ -33,11 +33,12 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
         return String(decoding: try encoder.encode(self), as: UTF8.self)
     }
 
-    /// Checks the configuration works on `ranks` ranks; `Trainer.init` calls it.
+    /// Checks the configuration; `Trainer.init` calls it. Any number of ranks can train it: each
+    /// step's minibatch is dealt out over them as evenly as possible (`BatchShards`).
     /// - Throws: `ConfigError` saying what cannot work.
-    public func validate(ranks: Int) throws {
+    public func validate() throws {
         try network.validate()
-        try schedule.validate(ranks: ranks)
+        try schedule.validate()
         guard schedule.finalResolution == network.resolution else {
             throw ConfigError("schedule ends at \(schedule.finalResolution)x\(schedule.finalResolution) but the network is built for \(network.resolution)x\(network.resolution)")
         }
@@ -85,7 +86,7 @@ public final class Trainer {
 
     /// Builds the networks (identical on every rank: drawn from the seed, then broadcast from rank 0).
     public init(config: TrainingConfig, group: ProcessGroup) throws {
-        try config.validate(ranks: group.size)
+        try config.validate()
         self.config = config
         self.group = group
         G = Generator(config.network, seed: config.seed)
@@ -131,8 +132,10 @@ public final class Trainer {
         }
         progress.resolution = p.resolution
         progress.alpha = p.alpha
-        let local = p.minibatch / group.size
-        let first = group.rank * local
+        // This rank's contiguous block of the global minibatch, dealt out as evenly as possible;
+        // it may be empty (more ranks than samples): the rank still joins every collective.
+        let shard = BatchShards(total: p.minibatch, parts: group.size).range(of: group.rank)
+        let (first, local) = (shard.lowerBound, shard.count)
         let reals = try StepPhase.data.record { try realImages(data, order: order, at: p, first: first, count: local) }
         // Conditional: the D step's fakes take the reals' labels; the G step's are drawn.
         let (realLabels, fakeLabels) = try StepPhase.data.record { () throws -> ([Int], [Int]) in
@@ -249,6 +252,15 @@ final class PhaseTaggedCollective: Collective {
     }
     func reduceScatter(_ x: [Float]) -> [Float] {
         StepPhase.mbstdCollective.record(backward: Profiler.current.backward) { inner.reduceScatter(x) }
+    }
+    func allGather(_ x: [Float], counts: [Int]) -> [Float] {
+        StepPhase.mbstdCollective.record(backward: Profiler.current.backward) { inner.allGather(x, counts: counts) }
+    }
+    func reduceScatter(_ x: [Float], counts: [Int]) -> [Float] {
+        StepPhase.mbstdCollective.record(backward: Profiler.current.backward) { inner.reduceScatter(x, counts: counts) }
+    }
+    func sendReceive(_ x: [Float], to destination: Int?, from source: Int?, receiveCount: Int) -> [Float] {
+        inner.sendReceive(x, to: destination, from: source, receiveCount: receiveCount)
     }
     func allReduceSum(_ x: inout [Float]) { inner.allReduceSum(&x) }
 }

@@ -95,24 +95,35 @@ public final class TrainingRun {
             tick.add(try trainer.step(data: data, order: order), minibatch: minibatch)
             steps += 1
             let atLimit = options.maxSteps.map { steps >= $0 } ?? false
-            // Agreed every step: cheap (one integer), and a signal must be honoured before the
-            // scheduler's grace period ends.
-            let signal = Int32(try trainer.group.allReduceMax(Int(StopSignals.pending)))
+            let signal = try agreedStopSignal()
             guard tick.isDue(imagesShown: trainer.progress.imagesShown) || trainer.finished || atLimit || signal != 0 else {
                 continue
             }
             try endTick(&tick, elapsed: Date().timeIntervalSince(started))
-            if tick.count % options.checkpointTicks == 0 || trainer.finished || atLimit || signal != 0 {
-                try checkpoint()
-            }
-            if signal != 0 {
-                if isRoot { write(line: "stop: signal \(signal) received; checkpoint written at \(trainer.progress.imagesShown) images, exiting") }
-                return .stopped(signal: signal)
-            }
-            if atLimit { return .stepLimit }
+            if let outcome = try checkpointAndStop(ticks: tick.count, atLimit: atLimit, signal: signal) { return outcome }
         }
         if isRoot { write(line: "done: \(String(format: "%.1f", Double(trainer.progress.imagesShown) / 1000)) kimg in \(formatDuration(Date().timeIntervalSince(started)))") }
         return .finished
+    }
+
+    /// The stop signal any rank received (0: none), agreed by all. Asked every step: cheap (one
+    /// integer), and a signal must be honoured before the scheduler's grace period ends.
+    private func agreedStopSignal() throws -> Int32 {
+        Int32(try trainer.group.allReduceMax(Int(StopSignals.pending)))
+    }
+
+    /// After a tick: a checkpoint every `checkpointTicks` ticks and whenever the run stops here
+    /// (schedule done, step limit, signal); the outcome if it stops, nil if it goes on. The
+    /// schedule's end is left to the loop, which then says it is done.
+    private func checkpointAndStop(ticks: Int, atLimit: Bool, signal: Int32) throws -> RunOutcome? {
+        if ticks % options.checkpointTicks == 0 || trainer.finished || atLimit || signal != 0 {
+            try checkpoint()
+        }
+        if signal != 0 {
+            if isRoot { write(line: "stop: signal \(signal) received; checkpoint written at \(trainer.progress.imagesShown) images, exiting") }
+            return .stopped(signal: signal)
+        }
+        return atLimit ? .stepLimit : nil
     }
 
     /// Rank 0's start: outputs opened, config.json written, the start line, the reals grid.

@@ -11,12 +11,15 @@ extension LossConfig.GradientScale: ExpressibleByArgument {}
 
 /// `--threads`, shared by every command that computes: BLAS threads per rank.
 struct ThreadsOption: ParsableArguments {
-    @Option(help: "BLAS threads per rank (default 1: one rank a core).") var threads = 1
+    @Option(help: "Threads per rank, for BLAS and the other kernels (default 1: one rank a core).") var threads = 1
 
     func validate() throws {
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
     }
 
-    /// Makes OpenBLAS use `threads` threads in this process.
-    func apply() { BLAS.threads = threads }
+    /// Makes OpenBLAS and the other kernels (`Parallel`) use `threads` threads in this process.
+    func apply() {
+        BLAS.threads = threads
+        Parallel.threads = threads
+    }
 }

@@ -55,6 +55,7 @@ struct BenchCommand: ParsableCommand {
             let options = BenchmarkOptions(resolution: res, batch: batch, iterations: iters, warmup: warmup,
                                            networkResolution: maxRes)
             let bench = try Benchmark(options: options, group: group)
+            if isRoot { BLASKernelSelection.printNote() }
             let progress = ProgressLine(enabled: isRoot, prefix: "bench \(res)x\(res) batch \(options.batch)")
             let result = try bench.run { timed, i, n, seconds in
                 progress.update(String(format: "%@ %d/%d  %.3f s  %.2f img/s", timed ? "iteration" : "warm-up", i, n,
@@ -84,7 +85,8 @@ struct BenchCommand: ParsableCommand {
         let holders = held.map { "\($0.0) \(gib($0.1))" }.joined(separator: ", ")
         var lines = [
             "progan-mpi bench: \(r.resolution)x\(r.resolution) stable, global batch \(r.batch) "
-                + "(\(r.ranks) rank\(r.ranks == 1 ? "" : "s") x \(r.localBatch)), \(r.iterations) timed iteration(s) after "
+                + "(\(r.ranks) rank\(r.ranks == 1 ? "" : "s") x \(r.batch % r.ranks == 0 ? "\(r.localBatch)" : "\(r.localBatch) or \(r.localBatch - 1)")), "
+                + "\(r.iterations) timed iteration(s) after "
                 + "\(r.warmup) warm-up, \(r.blasThreads) BLAS thread(s) a rank, 3x3 convolutions: \(conv)",
             "networks: G \(r.parametersG) and D \(r.parametersD) parameters (paper widths, blocks up to \(r.networkResolution)x\(r.networkResolution))",
             "OpenBLAS \(r.blasConfig)",

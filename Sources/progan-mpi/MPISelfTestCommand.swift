@@ -1,8 +1,10 @@
 import ArgumentParser
 import Distributed
 import Foundation
+import Training
 
-/// `progan-mpi mpi-selftest`: checks every collective of the MPI build under mpirun or srun.
+/// `progan-mpi mpi-selftest`: checks every collective of the MPI build under mpirun or srun, then
+/// the differentiable collectives of the autograd graph on the same ranks.
 ///
 /// Hidden from help; the Distributed tests run it as `mpirun -np N progan-mpi mpi-selftest`.
 /// The fault options make one rank die or hang on purpose, to test that the job then ends
@@ -55,6 +57,9 @@ struct MPISelfTestCommand: ParsableCommand {
             comm.label = "mpi-selftest"
             let summary = try runCollectiveSelfTest(comm)
             if comm.rank == 0 { print(summary) }
+            // The autograd graph's collectives on the same ranks, to second order.
+            let gradients = try runCollectiveGradientSelfTest(comm)
+            if comm.rank == 0 { print(gradients) }
             try environment.finalize()
         } catch {
             // No MPI_Finalize: other ranks may sit in a collective, and finalize would wait for

@@ -119,7 +119,9 @@ struct TrainCommand: ParsableCommand {
             if let checkpoint, isRoot { print("resuming from \(checkpoint)") }
             let run = try TrainingRun(config: config, group: group, data: data, options: options, resumeFrom: checkpoint)
             if isRoot {
-                print("progan-mpi train: \(group.size) rank(s), \(threads.threads) BLAS thread(s) each, dataset \(self.data) (\(data.count) images)")
+                print("progan-mpi train: \(group.size) rank(s), \(threads.threads) thread(s) each, dataset \(self.data) (\(data.count) images)")
+                print(BLASKernelSelection.summary(threads: threads.threads))
+                BLASKernelSelection.printNote()
                 print("config: \(try config.json(pretty: true))")
                 print(String(format: "G %d parameters, D %d parameters", run.trainer.G.parameters.count, run.trainer.D.parameters.count))
             }

@@ -13,6 +13,9 @@ struct ProganMPI: ParsableCommand {
     static var allSubcommands: [ParsableCommand.Type] { [DatasetCommand.self, TrainCommand.self, GenerateCommand.self, MetricsCommand.self, MPISelfTestCommand.self, BenchCommand.self, BenchKernelsCommand.self] }
 }
 
+// First of all: OpenBLAS picked its kernel when it loaded; if that is below what this CPU can
+// run, this re-executes the process with a better one (before MPI_Init, which must not have run).
+BLASKernelSelection.ensureBestKernel()
 tuneAllocator()
 
 // ArgumentParser's own error output adds usage text; a user sees one line instead, with the

@@ -62,11 +62,21 @@ final class ReductionGradientTests: XCTestCase {
         XCTAssertEqual(r.shape, [4, 6])
     }
 
-    /// `sum(to:)` and `expand(to:)` are adjoint: <expand(a), b> = <a, sum(b)>.
+    /// `sum(to:)` and `expand(to:)` are adjoint: <expand(a), b> = <a, sum(b)>, both the double sum
+    /// `S = sum a_j b_ij`, each within its rounding bound of S (`RoundingBound`): one float32
+    /// rounding for the products on the left; on the right one for `sum(to:)` (it adds in Double
+    /// and rounds once to float32) and one for the product (`sumAll` adds in Double).
     func testSumToAndExpandAreAdjoint() throws {
         let a = TestTensors.normal([1, 3, 1], seed: 23), b = TestTensors.normal([2, 3, 4], seed: 24)
-        let lhs = (a.expand(to: [2, 3, 4]) * b).sumAll()
-        let rhs = (a * b.sum(to: [1, 3, 1])).sumAll()
-        XCTAssertEqual(lhs, rhs, accuracy: 1e-5)
+        var exact = 0.0, magnitude = 0.0
+        for i in 0..<2 { for j in 0..<3 { for k in 0..<4 {
+            let term = Double(a.data[j]) * Double(b.data[(i * 3 + j) * 4 + k])
+            exact += term
+            magnitude += abs(term)
+        } } }
+        assertWithinRoundingBound((a.expand(to: [2, 3, 4]) * b).sumAll(), exact, magnitude: magnitude,
+                                  roundings: 1, referenceRoundings: 2 * 24, "<expand(a), b>")
+        assertWithinRoundingBound((a * b.sum(to: [1, 3, 1])).sumAll(), exact, magnitude: magnitude,
+                                  roundings: 2, referenceRoundings: 2 * 24, "<a, sum(b)>")
     }
 }

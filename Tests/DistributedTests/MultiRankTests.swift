@@ -36,10 +36,20 @@ final class MultiRankTests: XCTestCase {
         let summaries = result.stdout.split(separator: "\n").filter { $0.hasPrefix("mpi-selftest passed:") }
         XCTAssertEqual(summaries.count, 1, result.summary, file: file, line: line)
         XCTAssertTrue(result.stdout.contains("checks on \(ranks) rank(s)"), result.summary, file: file, line: line)
+        // The autograd graph's collectives (variable counts, to second order) on the same ranks.
+        let gradients = result.stdout.split(separator: "\n").filter { $0.hasPrefix("mpi-selftest gradients passed:") }
+        XCTAssertEqual(gradients.count, 1, result.summary, file: file, line: line)
+        XCTAssertTrue(gradients.first?.contains("halo exchange by finite differences") == true, result.summary, file: file, line: line)
     }
 
     func testSelfTestPassesOnTwoRanks() throws {
         try assertSelfTestPasses(ranks: 2)
+    }
+
+    /// Three ranks holding 0, 1 and 2 rows in the variable-count checks and slabs of 1, 2 and 3
+    /// rows in the halo exchange's finite-difference checks (every count differs).
+    func testSelfTestPassesOnThreeRanks() throws {
+        try assertSelfTestPasses(ranks: 3)
     }
 
     func testSelfTestPassesOnFourRanks() throws {

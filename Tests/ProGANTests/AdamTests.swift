@@ -205,3 +205,34 @@ final class AdamTests: XCTestCase {
         XCTAssertEqual(lastDiffers.flatValues(), [0.5, -2, 7.5, 2])
     }
 }
+
+/// Adam and the EMA split across threads (`Parallel`) give the same bits for 1 and 2 threads,
+/// on parameters larger than the split grain and of lengths that are not whole lanes.
+final class AdamParallelTests: XCTestCase {
+    override func tearDown() { Parallel.threads = 1 }
+
+    func run(threads: Int) -> [[Float]] {
+        Parallel.threads = threads
+        defer { Parallel.threads = 1 }
+        let sizes = [100_003, 40_000, 7]
+        let params = ParameterSet(), ema = ParameterSet()
+        for (i, n) in sizes.enumerated() {
+            _ = params.add("p\(i)", TestTensors.normal([n], seed: UInt64(90 + i)))
+            _ = ema.add("p\(i)", TestTensors.normal([n], seed: UInt64(95 + i)))
+        }
+        let adam = Adam(params, beta1: 0.9, beta2: 0.99, epsilon: 1e-8)
+        for step in 0..<3 {
+            let flat = TestTensors.normal([sizes.reduce(0, +)], seed: UInt64(100 + step)).data
+            adam.update(params, flatGradient: flat, learningRate: 0.01)
+            ema.moveAverage(towards: params, beta: 0.999)
+        }
+        return params.parameters.map { $0.value.data } + ema.parameters.map { $0.value.data }
+    }
+
+    func testUpdatesAreDeterministic() {
+        let serial = run(threads: 1), parallel = run(threads: 2)
+        for (i, (s, p)) in zip(serial, parallel).enumerated() {
+            XCTAssertTrue(s == p, "parameter \(i) differs with 2 threads")
+        }
+    }
+}

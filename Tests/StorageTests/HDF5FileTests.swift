@@ -98,16 +98,30 @@ final class HDF5FileTests: StorageTestCase {
     }
 
     func testLibraryErrorsCarryCallPathAndStack() throws {
-        // Creating a file in a missing directory is refused by HDF5 itself.
+        // HDF5 refuses to open a file that is HDF5 up to its superblock but truncated after it.
+        let good = directory.path("good.h5")
+        try HDF5File.writeAtomically(to: good) { try $0.write([Float](repeating: 1, count: 4096), shape: [4096], to: "w") }
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: good))
+        let path = directory.path("cut.h5")
+        try bytes.prefix(1024).write(to: URL(fileURLWithPath: path))
+        XCTAssertThrowsError(try HDF5File.open(path)) { error in
+            guard let error = error as? HDF5Error else { return XCTFail("\(error)") }
+            XCTAssertEqual(error.kind, .library)
+            XCTAssertEqual(error.call, "H5Fopen")
+            XCTAssertEqual(error.path, path)
+            XCTAssertTrue(error.description.hasPrefix("\(path): H5Fopen failed: "), error.description)
+            XCTAssertFalse(error.description.contains("\n"), "HDF5's stack must be folded into one line")
+        }
+    }
+
+    /// An operating-system error under HDF5's file driver is that error in one line, not the stack.
+    func testSystemErrorsUnderHDF5AreOneLine() throws {
         let path = directory.path("no/such/dir/x.h5")
         XCTAssertThrowsError(try HDF5File.create(path)) { error in
             guard let error = error as? HDF5Error else { return XCTFail("\(error)") }
-            XCTAssertEqual(error.kind, .library)
+            XCTAssertEqual(error.kind, .system)
             XCTAssertEqual(error.call, "H5Fcreate")
-            XCTAssertEqual(error.path, path)
-            XCTAssertTrue(error.message.contains("H5Fcreate"), error.message)
-            XCTAssertTrue(error.description.hasPrefix("\(path): H5Fcreate failed: "), error.description)
-            XCTAssertFalse(error.description.contains("\n"), "HDF5's stack must be folded into one line")
+            XCTAssertEqual(error.description, "\(path): no such file or directory (H5Fcreate failed)")
         }
     }
 

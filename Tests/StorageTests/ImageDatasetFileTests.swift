@@ -1,3 +1,4 @@
+import Foundation
 import Storage
 import XCTest
 
@@ -100,6 +101,27 @@ final class ImageDatasetFileTests: StorageTestCase {
             try file.close()
             assertHDF5Error(.invalidSchema, containing: "\(path): \(expected)") { try ImageDatasetFile(path: path) }
         }
+    }
+
+    /// A file in the schema that holds no images (as another tool could write it) is refused on
+    /// open, and `create` refuses to write one: nothing can be trained on or measured with it.
+    func testDatasetWithoutImagesIsRefused() throws {
+        let path = directory.path("empty.h5")
+        try HDF5File.writeAtomically(to: path) { file in
+            try file.setAttribute("format", .string(ImageDatasetFile.formatName))
+            try file.setAttribute("version", .int64(ImageDatasetFile.formatVersion))
+            try file.setAttribute("resolution", .int64(8))
+            try file.setAttribute("channels", .int64(1))
+            try file.setAttribute("count", .int64(0))
+            try file.setAttribute("source", .string("nothing"))
+            for level in [4, 8] { try file.write([UInt8](), shape: [0, 1, level, level], to: ImageDatasetFile.levelName(level)) }
+        }
+        assertHDF5Error(.invalidSchema, containing: "\(path): the dataset holds no images") { try ImageDatasetFile(path: path) }
+        let created = directory.path("created.h5")
+        assertHDF5Error(.invalidSchema, containing: "0 images") {
+            try ImageDatasetFile.create(at: created, resolution: 8, channels: 1, count: 0, source: "none") { _ in }
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: created))
     }
 
     func testFileWithoutFormatMistypedLabelsAndMissingFile() throws {

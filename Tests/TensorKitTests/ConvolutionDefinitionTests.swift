@@ -2,8 +2,10 @@ import XCTest
 import TensorKit
 import TestSupport
 
-/// The im2col convolution kernels against a direct loop in Double, on shapes that exercise maps
-/// smaller than the kernel, 1x1 and 5x5 kernels, non-square maps and batch chunking.
+/// The convolution kernels (im2col and Winograd) against a direct loop in Double, on shapes that
+/// exercise maps smaller than the kernel, 1x1 and 5x5 kernels, non-square maps and batch
+/// chunking. Each output must be within its float32 rounding-error bound (`RoundingBound`,
+/// scaled by the sum of |terms| that make it), so the tests hold for every BLAS kernel and CPU.
 final class ConvolutionDefinitionTests: XCTestCase {
     override func tearDown() {
         Tensor.im2colBudget = 4 << 20
@@ -11,39 +13,36 @@ final class ConvolutionDefinitionTests: XCTestCase {
         Tensor.winogradMinPixels = 64
     }
 
-    /// `y[n,o,h,w] = sum w[o,c,i,j] x[n,c,h+i-p,w+j-p]`, straight from the definition.
-    func directConv(_ x: Tensor, _ w: Tensor) -> [Float] {
-        let (n, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
-        let (o, k) = (w.shape[0], w.shape[2])
-        let p = k / 2
-        var out = [Float](repeating: 0, count: n * o * h * wd)
-        for s in 0..<n { for oi in 0..<o { for y in 0..<h { for xq in 0..<wd {
-            var acc = 0.0
-            for ci in 0..<c { for i in 0..<k { for j in 0..<k {
-                let (sy, sx) = (y + i - p, xq + j - p)
-                guard sy >= 0, sy < h, sx >= 0, sx < wd else { continue }
-                acc += Double(w.data[((oi * c + ci) * k + i) * k + j]) * Double(x.data[((s * c + ci) * h + sy) * wd + sx])
-            } } }
-            out[((s * o + oi) * h + y) * wd + xq] = Float(acc)
-        } } } }
-        return out
+    /// im2col + sgemm against the definition, each output within its float32 rounding bound:
+    /// `C k k` roundings for the forward, `N H W` for the weight gradient (`RoundingBound`).
+    func assertIm2colMatches(_ x: Tensor, _ w: Tensor, _ g: Tensor, _ label: String,
+                             file: StaticString = #filePath, line: UInt = #line) {
+        let (n, c, h, wd, k) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3], w.shape[2])
+        assertWithinRoundingBound(Tensor.conv2d(x, w).data, ConvolutionReference.conv2d(x, w),
+                                  roundings: c * k * k, label, file: file, line: line)
+        assertWithinRoundingBound(Tensor.conv2dWeightGradient(x, g, kernel: k).data,
+                                  ConvolutionReference.conv2dWeightGradient(x, g, kernel: k),
+                                  roundings: n * h * wd, label, file: file, line: line)
     }
 
-    /// `dw[o,c,i,j] = sum g[n,o,h,w] x[n,c,h+i-p,w+j-p]`, straight from the definition.
-    func directWeightGradient(_ x: Tensor, _ g: Tensor, k: Int) -> [Float] {
+    /// Winograd F(2x2, 3x3) against the definition: each output within the rounding bound of
+    /// Winograd's own expansion (the transforms' growth included), which exceeds the direct sum's.
+    func assertWinogradMatches(_ x: Tensor, _ w: Tensor, _ g: Tensor, _ label: String,
+                               file: StaticString = #filePath, line: UInt = #line) {
         let (n, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
-        let o = g.shape[1], p = k / 2
-        var out = [Float](repeating: 0, count: o * c * k * k)
-        for oi in 0..<o { for ci in 0..<c { for i in 0..<k { for j in 0..<k {
-            var acc = 0.0
-            for s in 0..<n { for y in 0..<h { for xq in 0..<wd {
-                let (sy, sx) = (y + i - p, xq + j - p)
-                guard sy >= 0, sy < h, sx >= 0, sx < wd else { continue }
-                acc += Double(g.data[((s * o + oi) * h + y) * wd + xq]) * Double(x.data[((s * c + ci) * h + sy) * wd + sx])
-            } } }
-            out[((oi * c + ci) * k + i) * k + j] = Float(acc)
-        } } } }
-        return out
+        var forward = ConvolutionReference.conv2d(x, w)
+        let direct = forward.magnitude
+        forward.magnitude = ConvolutionReference.winogradMagnitude(x, w)
+        XCTAssertTrue(zip(forward.magnitude, direct).allSatisfy { $0 >= $1 * (1 - 1e-12) },
+                      "the expansion's |terms| cover the direct sum's", file: file, line: line)
+        assertWithinRoundingBound(Tensor.conv2d(x, w).data, forward,
+                                  roundings: ConvolutionReference.winogradRoundings(channels: c),
+                                  referenceRoundings: c * 9, label, file: file, line: line)
+        var gradient = ConvolutionReference.conv2dWeightGradient(x, g, kernel: 3)
+        gradient.magnitude = ConvolutionReference.winogradWeightGradientMagnitude(x, g)
+        assertWithinRoundingBound(Tensor.conv2dWeightGradient(x, g, kernel: 3).data, gradient,
+                                  roundings: ConvolutionReference.winogradWeightGradientRoundings(tiles: n * h * wd / 4),
+                                  referenceRoundings: n * h * wd, label, file: file, line: line)
     }
 
     let shapes: [(n: Int, c: Int, o: Int, h: Int, w: Int, k: Int)] = [
@@ -57,10 +56,7 @@ final class ConvolutionDefinitionTests: XCTestCase {
                 let x = TestTensors.normal([s.n, s.c, s.h, s.w], seed: UInt64(10 + index))
                 let w = TestTensors.normal([s.o, s.c, s.k, s.k], seed: UInt64(40 + index))
                 let g = TestTensors.normal([s.n, s.o, s.h, s.w], seed: UInt64(70 + index))
-                let label = "\(s)"
-                assertClose(Tensor.conv2d(x, w).data, directConv(x, w), rtol: 1e-5, atol: 1e-5, label)
-                assertClose(Tensor.conv2dWeightGradient(x, g, kernel: s.k).data, directWeightGradient(x, g, k: s.k),
-                            rtol: 1e-5, atol: 1e-5, label)
+                assertIm2colMatches(x, w, g, "\(s)")
             }
         }
     }
@@ -73,9 +69,7 @@ final class ConvolutionDefinitionTests: XCTestCase {
         let g = TestTensors.normal([4, 2, 5, 5], seed: 3)
         for budget in [1, 3 * 27 * 5] {
             Tensor.im2colBudget = budget
-            assertClose(Tensor.conv2d(x, w).data, directConv(x, w), rtol: 1e-5, atol: 1e-5, "budget \(budget)")
-            assertClose(Tensor.conv2dWeightGradient(x, g, kernel: 3).data, directWeightGradient(x, g, k: 3),
-                        rtol: 1e-5, atol: 1e-5, "budget \(budget)")
+            assertIm2colMatches(x, w, g, "budget \(budget)")
         }
     }
 
@@ -94,10 +88,7 @@ final class ConvolutionDefinitionTests: XCTestCase {
                 let x = TestTensors.normal([s.n, s.c, s.h, s.w], seed: UInt64(100 + index))
                 let w = TestTensors.normal([s.o, s.c, 3, 3], seed: UInt64(130 + index))
                 let g = TestTensors.normal([s.n, s.o, s.h, s.w], seed: UInt64(160 + index))
-                let label = "\(s), budget \(budget)"
-                assertClose(Tensor.conv2d(x, w).data, directConv(x, w), rtol: 1e-5, atol: 1e-5, label)
-                assertClose(Tensor.conv2dWeightGradient(x, g, kernel: 3).data, directWeightGradient(x, g, k: 3),
-                            rtol: 1e-5, atol: 1e-5, label)
+                assertWinogradMatches(x, w, g, "\(s), budget \(budget)")
             }
         }
     }
@@ -108,13 +99,38 @@ final class ConvolutionDefinitionTests: XCTestCase {
         Tensor.winogradMinChannels = 1
         Tensor.winogradMinPixels = 1
         let x = TestTensors.normal([2, 3, 5, 5], seed: 1), w = TestTensors.normal([4, 3, 3, 3], seed: 2)
-        assertClose(Tensor.conv2d(x, w).data, directConv(x, w), rtol: 1e-5, atol: 1e-5)
+        assertWithinRoundingBound(Tensor.conv2d(x, w).data, ConvolutionReference.conv2d(x, w), roundings: 27)
         Tensor.winogradMinChannels = 32
         let x2 = TestTensors.normal([2, 3, 4, 4], seed: 3), w2 = TestTensors.normal([4, 3, 3, 3], seed: 4)
         let im2col = Tensor.conv2d(x2, w2)
         Tensor.winogradMinChannels = 1
         let winograd = Tensor.conv2d(x2, w2)
-        assertClose(winograd.data, im2col.data, rtol: 1e-5, atol: 1e-5)
+        var reference = ConvolutionReference.conv2d(x2, w2)
+        assertWithinRoundingBound(im2col.data, reference, roundings: 27)
+        reference.magnitude = ConvolutionReference.winogradMagnitude(x2, w2)
+        assertWithinRoundingBound(winograd.data, reference, roundings: ConvolutionReference.winogradRoundings(channels: 3),
+                                  referenceRoundings: 27)
         XCTAssertNotEqual(winograd.data, im2col.data, "the two algorithms round differently: both paths ran")
+    }
+
+    /// The bounds still catch real errors: a kernel with one tap off by 1% of its size (what a
+    /// wrong index or transform coefficient does, and less) fails both algorithms' bounds.
+    func testRoundingBoundsCatchAWrongTap() {
+        Tensor.winogradMinChannels = 1
+        Tensor.winogradMinPixels = 1
+        let x = TestTensors.normal([1, 16, 8, 8], seed: 5), w = TestTensors.normal([8, 16, 3, 3], seed: 6)
+        var wrong = w
+        wrong.data[7 * 9 + 4] *= 1.01
+        var reference = ConvolutionReference.conv2d(x, w)
+        reference.magnitude = ConvolutionReference.winogradMagnitude(x, w)
+        XCTAssertNil(roundingBoundViolation(Tensor.conv2d(x, w).data, reference,
+                                            roundings: ConvolutionReference.winogradRoundings(channels: 16)))
+        XCTAssertNotNil(roundingBoundViolation(Tensor.conv2d(x, wrong).data, reference,
+                                               roundings: ConvolutionReference.winogradRoundings(channels: 16)),
+                        "Winograd's bound lets a 1% wrong tap through")
+        Tensor.winogradMinChannels = 32
+        reference = ConvolutionReference.conv2d(x, w)
+        XCTAssertNotNil(roundingBoundViolation(Tensor.conv2d(x, wrong).data, reference, roundings: 16 * 9),
+                        "the direct bound lets a 1% wrong tap through")
     }
 }

@@ -141,4 +141,17 @@ final class ElementwiseKernelTests: XCTestCase {
         XCTAssertEqual(Tensor.strides(of: [2, 3, 4]), [12, 4, 1])
         XCTAssertEqual(Tensor.count(of: []), 1)
     }
+
+    /// A rank without samples holds [0, C, H, W] tensors: broadcasting and the adjoint sum work on
+    /// them (empty result; zeros for the sum) instead of dividing by the empty extent.
+    func testEmptyBatchBroadcastsAndSums() {
+        let empty = Tensor(shape: [0, 3, 2, 2], data: [])
+        let bias = Tensor(shape: [1, 3, 1, 1], data: [1, 2, 3])
+        let y = empty + bias
+        XCTAssertEqual(y.shape, [0, 3, 2, 2])
+        XCTAssertEqual(y.count, 0)
+        let s = empty.sum(to: [1, 3, 1, 1])
+        XCTAssertEqual(s.shape, [1, 3, 1, 1])
+        XCTAssertEqual(s.data, [0, 0, 0])
+    }
 }

@@ -87,13 +87,26 @@ final class LinearKernelTests: XCTestCase {
         assertClose(Tensor.conv2dWeightGradient(x, ones, kernel: 1), shape: [1, 1, 1, 1], [10])
     }
 
-    /// `<conv2d(x, w), g> = <w, conv2dWeightGradient(x, g)> = <x, conv2d(g, flipT(w))>`.
+    /// `<conv2d(x, w), g> = <w, conv2dWeightGradient(x, g)> = <x, conv2d(g, flipT(w))>`: all three
+    /// are the triple sum `S = sum g w x`, each within its rounding bound of S computed in Double
+    /// (`RoundingBound`): the float32 kernel's roundings (C k k = 27, N H W = 40, O k k = 18) plus
+    /// one for the elementwise product; `sumAll` adds in Double.
     func testConvAdjointIdentities() {
         let x = TestTensors.normal([2, 3, 4, 5], seed: 1), w = TestTensors.normal([2, 3, 3, 3], seed: 2)
         let g = TestTensors.normal([2, 2, 4, 5], seed: 3)
-        let lhs = (Tensor.conv2d(x, w) * g).sumAll()
-        XCTAssertEqual((w * Tensor.conv2dWeightGradient(x, g, kernel: 3)).sumAll(), lhs, accuracy: 1e-4 * abs(lhs) + 1e-4)
-        XCTAssertEqual((x * Tensor.conv2d(g, w.flippedTransposedKernel())).sumAll(), lhs, accuracy: 1e-4 * abs(lhs) + 1e-4)
+        let forward = ConvolutionReference.conv2d(x, w)
+        var exact = 0.0, magnitude = 0.0
+        for i in 0..<g.count {
+            exact += Double(g.data[i]) * forward.value[i]
+            magnitude += abs(Double(g.data[i])) * forward.magnitude[i]
+        }
+        let terms = g.count * 27
+        assertWithinRoundingBound((Tensor.conv2d(x, w) * g).sumAll(), exact, magnitude: magnitude,
+                                  roundings: 27 + 1, referenceRoundings: 2 * terms, "<conv2d(x, w), g>")
+        assertWithinRoundingBound((w * Tensor.conv2dWeightGradient(x, g, kernel: 3)).sumAll(), exact, magnitude: magnitude,
+                                  roundings: 40 + 1, referenceRoundings: 2 * terms, "<w, dw>")
+        assertWithinRoundingBound((x * Tensor.conv2d(g, w.flippedTransposedKernel())).sumAll(), exact,
+                                  magnitude: magnitude, roundings: 18 + 1, referenceRoundings: 2 * terms, "<x, dx>")
     }
 
     /// The batch is processed in chunks when im2col would exceed its budget; the result must not

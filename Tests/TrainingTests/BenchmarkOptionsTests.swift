@@ -15,7 +15,7 @@ final class BenchmarkOptionsTests: XCTestCase {
 
     func testConfigurationIsThePapersStableAtR() throws {
         let c = BenchmarkOptions(resolution: 64, batch: 8).trainingConfig
-        XCTAssertNoThrow(try c.validate(ranks: 2))
+        XCTAssertNoThrow(try c.validate())
         XCTAssertEqual(c.network.resolution, 64)
         XCTAssertEqual(c.network.channels, 3)
         XCTAssertEqual(c.network.latentSize, 512)
@@ -33,7 +33,7 @@ final class BenchmarkOptionsTests: XCTestCase {
     /// --max-res: the networks of a run growing to 256, held at 16x16 and alpha 1 for good.
     func testNetworkBuiltBeyondTheBenchmarkedResolution() throws {
         let c = BenchmarkOptions(resolution: 16, batch: 4, networkResolution: 256).trainingConfig
-        XCTAssertNoThrow(try c.validate(ranks: 2))
+        XCTAssertNoThrow(try c.validate())
         XCTAssertEqual(c.network.resolution, 256)
         for images in [0, 4, 10_000_000] {
             let p = c.schedule.point(imagesShown: images)
@@ -44,16 +44,14 @@ final class BenchmarkOptionsTests: XCTestCase {
     }
 
     func testBadValuesAreRefusedWithTheFlag() {
-        func message(_ o: BenchmarkOptions, ranks: Int = 1) -> String {
-            do { try o.validate(ranks: ranks); return "" } catch { return "\(error)" }
+        func message(_ o: BenchmarkOptions) -> String {
+            do { try o.validate(); return "" } catch { return "\(error)" }
         }
         XCTAssertEqual(message(BenchmarkOptions(resolution: 48)), "--res 48 is not a power of two between 4 and 1024")
         XCTAssertEqual(message(BenchmarkOptions(resolution: 2048)), "--res 2048 is not a power of two between 4 and 1024")
         XCTAssertEqual(message(BenchmarkOptions(resolution: 8, batch: 0)), "--batch must be at least 1, got 0")
         XCTAssertEqual(message(BenchmarkOptions(resolution: 8, iterations: 0)), "--iters must be at least 1, got 0")
-        XCTAssertEqual(message(BenchmarkOptions(resolution: 1024), ranks: 2),
-                       "--batch 3 does not divide by 2 ranks: pass a multiple of 2")
-        XCTAssertEqual(message(BenchmarkOptions(resolution: 8, batch: 4), ranks: 2), "")
+        XCTAssertEqual(message(BenchmarkOptions(resolution: 8, batch: 4)), "")
         XCTAssertEqual(message(BenchmarkOptions(resolution: 16, networkResolution: 8)),
                        "--max-res 8 is not a power of two between --res 16 and 1024")
         XCTAssertEqual(message(BenchmarkOptions(resolution: 16, networkResolution: 96)),

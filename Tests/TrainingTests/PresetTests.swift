@@ -65,7 +65,7 @@ final class PresetTests: XCTestCase {
         XCTAssertEqual([c.adamBeta1, c.adamBeta2, c.adamEpsilon], [0, 0.99, 1e-8], file: file, line: line)
         XCTAssertEqual(c.emaBeta, 0.999, file: file, line: line)
         XCTAssertTrue(c.resetOptimizerOnGrowth, file: file, line: line)
-        XCTAssertNoThrow(try c.validate(ranks: 1), file: file, line: line)
+        XCTAssertNoThrow(try c.validate(), file: file, line: line)
     }
 
     func testPresetsMatchTheAuthorsConfigurations() {
