@@ -82,6 +82,16 @@ extension Var {
         Var.op(value.rsqrt(), [self]) { node, g, _ in [try g * node * node * node * -0.5] }
     }
 
+    /// `e^x` elementwise; backward `g y` with `y` the output.
+    public func exp() -> Var {
+        Var.op(value.exp(), [self]) { node, g, _ in [try g * node] }
+    }
+
+    /// `ln x` elementwise (x > 0); backward `g / x`.
+    public func log() -> Var {
+        Var.op(value.log(), [self]) { node, g, _ in [try g / node.parents[0]] }
+    }
+
     /// Leaky ReLU with the given negative slope (> 0). The derivative is a constant mask (1 or
     /// slope), whose own derivative is zero almost everywhere; the rule applies it with
     /// `leakyReLUMasked`, reading the sign from the output, so no mask tensor is made or held.

@@ -5,7 +5,9 @@ import TensorKit
 ///
 /// fromRGB at every resolution: 1x1 conv + LReLU. Block at R > 4: conv3x3 (nf(R)), conv3x3
 /// (nf(R/2)), each + LReLU, then 2x2 average pool. Final 4x4 block: minibatch stddev (one extra
-/// feature map), conv3x3, dense to nf(0) (LReLU), dense to 1 (gain 1, linear).
+/// feature map), conv3x3, dense to nf(0) (LReLU), dense to 1 (gain 1, linear); a conditional D
+/// (`config.classes > 0`) has 1 + classes outputs: the score, then an auxiliary classifier's
+/// class logits, as in the authors' code.
 /// During a fade-in at R the output of block R is blended with fromRGB_{R/2} of the
 /// average-pooled image: `lerp(fromRGB_{R/2}(pool(img)), block_R(fromRGB_R(img)), alpha)`.
 public final class Discriminator {
@@ -42,13 +44,14 @@ public final class Discriminator {
                                     gain: gain, equalized: eq, initializer: ini)
         finalDense0 = EqualizedDense(parameters, "D/4x4/dense0", inFeatures: nf4 * 16, outFeatures: config.nf(0),
                                      gain: gain, equalized: eq, initializer: ini)
-        finalDense1 = EqualizedDense(parameters, "D/4x4/dense1", inFeatures: config.nf(0), outFeatures: 1,
+        finalDense1 = EqualizedDense(parameters, "D/4x4/dense1", inFeatures: config.nf(0), outFeatures: 1 + config.classes,
                                      gain: 1, equalized: eq, initializer: ini)
     }
 
     func lrelu(_ x: Var) -> Var { x.leakyReLU(config.leakySlope) }
 
-    /// Scores [N, 1] for images [N, C, R, R].
+    /// Scores [N, 1] for images [N, C, R, R]; for a conditional D, [N, 1 + classes]: column 0
+    /// the score, the rest the class logits (`splitOutput` separates them).
     ///
     /// - Parameters:
     ///   - alpha: fade-in weight of the newest block (see the type's documentation).
@@ -90,5 +93,12 @@ public final class Discriminator {
         x = try finalConv(x, leakyReLUSlope: slope)
         x = lrelu(try finalDense0(x.reshape([x.shape[0], x.shape[1] * 16])))
         return try finalDense1(x)
+    }
+
+    /// D's output [N, 1 + classes] as the scores [N, 1] and the class logits [N, classes] (nil
+    /// for an unconditional D).
+    public func splitOutput(_ output: Var) throws -> (scores: Var, logits: Var?) {
+        guard config.isConditional else { return (output, nil) }
+        return (try output.narrow(axis: 1, start: 0, length: 1), try output.narrow(axis: 1, start: 1, length: config.classes))
     }
 }

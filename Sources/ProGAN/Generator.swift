@@ -8,6 +8,9 @@ import TensorKit
 /// two conv3x3 each with LReLU and pixelnorm. toRGB at every resolution: 1x1 conv, gain 1, linear.
 /// All blocks up to the final resolution exist from the start; a forward pass at resolution R
 /// runs the blocks up to R, and during a fade-in blends the upsampled previous output.
+/// A conditional G (`config.classes > 0`) takes the one-hot label concatenated to the latent;
+/// the pixel norm of the latent and the dense layer's fan-in both cover the concatenation, as in
+/// the authors' code.
 public final class Generator {
     public let config: NetworkConfig
     public let parameters = ParameterSet()
@@ -22,7 +25,7 @@ public final class Generator {
         let ini = Initializer(rng: CounterRNG(seed: seed))
         let eq = config.equalizedLR
         let nf4 = config.width(at: 4)
-        dense = EqualizedDense(parameters, "G/4x4/dense", inFeatures: config.latentSize, outFeatures: nf4 * 16,
+        dense = EqualizedDense(parameters, "G/4x4/dense", inFeatures: config.latentSize + config.classes, outFeatures: nf4 * 16,
                                gain: Float(2).squareRoot() / 4, equalized: eq, hasBias: false, initializer: ini)
         denseBias = parameters.add("G/4x4/dense/bias", Tensor.zeros([nf4]))
         let gain = Float(2).squareRoot()
@@ -58,6 +61,7 @@ public final class Generator {
 
     /// Features after the block at `resolution`, [N, nf, R, R].
     func features(_ z: Var, upTo resolution: Int, keep: Int? = nil) throws -> (Var, Var?) {
+        // Pixel norm over axis 1 of [N, L] is the per-sample normalization of the (latent, label) vector.
         var x = config.normalizeLatents ? try pixelNorm(z) : z
         let nf4 = config.width(at: 4)
         x = try dense(x).reshape([z.shape[0], nf4, 4, 4])
@@ -76,15 +80,26 @@ public final class Generator {
 
     /// Images [N, C, R, R] for latents `z` [N, latentSize] at resolution `resolution`.
     ///
+    /// - Parameter labels: a conditional G's class of each sample (N values in 0..<classes);
+    ///   must be empty for an unconditional one.
     /// - Parameter alpha: fade-in weight of the newest block, in [0, 1]; at 1 (or at 4x4) only the
     ///   newest toRGB is used, below 1 its output is blended with the nearest-upsampled toRGB of the
     ///   previous resolution: `lerp(up(toRGB_{R/2}(h_{R/2})), toRGB_R(h_R), alpha)`.
-    public func callAsFunction(_ z: Var, resolution: Int, alpha: Float = 1) throws -> Var {
+    public func callAsFunction(_ z: Var, labels: [Int] = [], resolution: Int, alpha: Float = 1) throws -> Var {
         guard config.resolutions.contains(resolution) else {
             throw ConfigError("generator: resolution \(resolution) is not one of \(config.resolutions)")
         }
         guard z.shape.count == 2, z.shape[1] == config.latentSize else {
             throw ShapeError("generator", "latents must be [N, \(config.latentSize)], got \(z.shape)")
+        }
+        var z = z
+        if config.isConditional {
+            guard labels.count == z.shape[0] else {
+                throw ConfigError("generator: a conditional generator (\(config.classes) classes) needs one label per latent, got \(labels.count) for \(z.shape[0])")
+            }
+            z = try Var.concat([z, Var(try oneHot(labels, classes: config.classes))], axis: 1)
+        } else if !labels.isEmpty {
+            throw ConfigError("generator: labels given to an unconditional generator")
         }
         if resolution == 4 || alpha >= 1 {
             let (h, _) = try features(z, upTo: resolution)
@@ -94,4 +109,17 @@ public final class Generator {
         let old = try toRGB[resolution / 2]!(prev!).upsample2x()
         return try Var.lerp(old, toRGB[resolution]!(h), alpha)
     }
+}
+
+/// One-hot rows [N, classes] for class indices.
+/// - Throws: `ConfigError` for a label outside 0..<classes.
+public func oneHot(_ labels: [Int], classes: Int) throws -> Tensor {
+    var data = [Float](repeating: 0, count: labels.count * classes)
+    for (i, label) in labels.enumerated() {
+        guard (0..<classes).contains(label) else {
+            throw ConfigError("label \(label) is outside the \(classes) classes 0..<\(classes)")
+        }
+        data[i * classes + label] = 1
+    }
+    return Tensor(shape: [labels.count, classes], data: data)
 }

@@ -66,19 +66,26 @@ public struct LossConfig: Codable, Equatable, Sendable {
 ///     global minibatch as `BatchShards` deals it out (n may be 0).
 ///   - mix: per-sample mixing factors [n] in [0, 1].
 ///   - globalBatch: the global minibatch size N over all ranks.
-public func discriminatorLoss(_ D: Discriminator, reals: Var, fakes: Var, mix: [Float], resolution: Int,
-                              alpha: Float, globalBatch: Int, comm: Collective,
+///   - labels: for a conditional D, the class of each real, which is also the class each fake
+///     was generated with (the authors' D step draws both from the reals' labels); then D's loss
+///     adds its auxiliary classifier's cross-entropy on reals and on fakes (see `classifierTerms`).
+public func discriminatorLoss(_ D: Discriminator, reals: Var, fakes: Var, mix: [Float], labels: [Int] = [],
+                              resolution: Int, alpha: Float, globalBatch: Int, comm: Collective,
                               config: LossConfig) throws -> (loss: Var, stats: StepStats) {
     let n = Float(globalBatch)
     let counts = try shardCounts(globalBatch: globalBatch, local: reals.shape.first ?? 0, comm: comm)
-    let (realScores, fakeScores) = try scoreRealsAndFakes(D, reals: reals, fakes: fakes, resolution: resolution,
-                                                          alpha: alpha, comm: comm, rankCounts: counts)
+    let (realOut, fakeOut) = try scoreRealsAndFakes(D, reals: reals, fakes: fakes, resolution: resolution,
+                                                    alpha: alpha, comm: comm, rankCounts: counts)
+    let (realScores, realLogits) = try D.splitOutput(realOut)
+    let (fakeScores, fakeLogits) = try D.splitOutput(fakeOut)
     var stats = StepStats()
     stats.realScores = realScores.value.sumAll()
     stats.fakeScores = fakeScores.value.sumAll()
+    let classes = try classifierTerms(realLogits: realLogits, fakeLogits: fakeLogits, labels: labels, n: n, stats: &stats)
     switch config.kind {
     case .lsgan:
-        let loss = try ((realScores - 1).square().sum() + fakeScores.square().sum() * config.lsganFakeWeight) * (0.5 / n)
+        var loss = try ((realScores - 1).square().sum() + fakeScores.square().sum() * config.lsganFakeWeight) * (0.5 / n)
+        if let classes { loss = try loss + classes }
         stats.lossD = loss.value.sumAll()
         return (loss, stats)
     case .wgangp:
@@ -86,7 +93,8 @@ public func discriminatorLoss(_ D: Discriminator, reals: Var, fakes: Var, mix: [
         let (penalty, norms) = try gradientPenalty(D, reals: reals, fakes: fakes, mix: mix, resolution: resolution,
                                                    alpha: alpha, n: n, comm: comm, rankCounts: counts, config: config)
         let drift = try realScores.square().sum() * (config.drift / n)
-        let loss = try wdist + penalty + drift
+        var loss = try wdist + penalty + drift
+        if let classes { loss = try loss + classes }
         stats.lossD = loss.value.sumAll()
         stats.gradientPenalty = penalty.value.sumAll()
         stats.drift = drift.value.sumAll()
@@ -118,7 +126,9 @@ func gradientPenalty(_ D: Discriminator, reals: Var, fakes: Var, mix: [Float], r
     try StepPhase.penalty.record {
         let t = Var(Tensor(shape: [mix.count, 1, 1, 1], data: mix))
         let mixed = Var(try Var.lerp(reals.detached(), fakes.detached(), t).value, requiresGrad: true)
-        let mixedScores = try D(mixed, resolution: resolution, alpha: alpha, comm: comm, rankCounts: rankCounts)
+        // The penalty constrains the score's gradient only, not the class logits' (as the authors').
+        let mixedScores = try D.splitOutput(D(mixed, resolution: resolution, alpha: alpha, comm: comm,
+                                              rankCounts: rankCounts)).scores
         let grad = try StepPhase.penaltyGradient.record {
             try gradients(of: mixedScores.sum(), wrt: [mixed], createGraph: true)[0]
         }
@@ -136,11 +146,13 @@ func gradientPenalty(_ D: Discriminator, reals: Var, fakes: Var, mix: [Float], r
 /// `discriminatorLoss` (the parts share only the weights), at about half its peak memory.
 /// Returns the same statistics as `discriminatorLoss`.
 public func accumulateDiscriminatorGradients(_ D: Discriminator, reals: Var, fakes: Var, mix: [Float],
-                                             resolution: Int, alpha: Float, globalBatch: Int, comm: Collective,
-                                             config: LossConfig, into parameters: [Var]) throws -> StepStats {
+                                             labels: [Int] = [], resolution: Int, alpha: Float, globalBatch: Int,
+                                             comm: Collective, config: LossConfig,
+                                             into parameters: [Var]) throws -> StepStats {
     guard config.kind == .wgangp else {
-        let (loss, stats) = try discriminatorLoss(D, reals: reals, fakes: fakes, mix: mix, resolution: resolution,
-                                                  alpha: alpha, globalBatch: globalBatch, comm: comm, config: config)
+        let (loss, stats) = try discriminatorLoss(D, reals: reals, fakes: fakes, mix: mix, labels: labels,
+                                                  resolution: resolution, alpha: alpha, globalBatch: globalBatch,
+                                                  comm: comm, config: config)
         try accumulateGradients(of: loss, into: parameters)
         return stats
     }
@@ -148,11 +160,17 @@ public func accumulateDiscriminatorGradients(_ D: Discriminator, reals: Var, fak
     let counts = try shardCounts(globalBatch: globalBatch, local: reals.shape.first ?? 0, comm: comm)
     var stats = StepStats()
     do {
-        let (realScores, fakeScores) = try scoreRealsAndFakes(D, reals: reals, fakes: fakes, resolution: resolution,
-                                                              alpha: alpha, comm: comm, rankCounts: counts)
+        let (realOut, fakeOut) = try scoreRealsAndFakes(D, reals: reals, fakes: fakes, resolution: resolution,
+                                                        alpha: alpha, comm: comm, rankCounts: counts)
+        let (realScores, realLogits) = try D.splitOutput(realOut)
+        let (fakeScores, fakeLogits) = try D.splitOutput(fakeOut)
         let wdist = try (fakeScores.sum() - realScores.sum()) * (1 / n)
         let drift = try realScores.square().sum() * (config.drift / n)
-        let part = try wdist + drift
+        var part = try wdist + drift
+        if let classes = try classifierTerms(realLogits: realLogits, fakeLogits: fakeLogits, labels: labels, n: n,
+                                             stats: &stats) {
+            part = try part + classes
+        }
         stats.realScores = realScores.value.sumAll()
         stats.fakeScores = fakeScores.value.sumAll()
         stats.drift = drift.value.sumAll()
@@ -182,18 +200,82 @@ func shardCounts(globalBatch: Int, local: Int, comm: Collective) throws -> [Int]
 }
 
 /// The G loss for this rank's share: WGAN `-D(G(z))`, or LSGAN `(D(G(z)) - 1)^2 / 2`, scaled by
-/// 1 / global minibatch.
-public func generatorLoss(_ D: Discriminator, fakes: Var, resolution: Int, alpha: Float, globalBatch: Int,
-                          comm: Collective, config: LossConfig) throws -> (loss: Var, stats: StepStats) {
+/// 1 / global minibatch. For a conditional D, `labels` are the classes the fakes were generated
+/// with, and the loss adds D's classifier cross-entropy of the fakes against them (weight
+/// `auxiliaryClassifierWeight`, also over the global minibatch).
+public func generatorLoss(_ D: Discriminator, fakes: Var, labels: [Int] = [], resolution: Int, alpha: Float,
+                          globalBatch: Int, comm: Collective, config: LossConfig) throws -> (loss: Var, stats: StepStats) {
     let n = Float(globalBatch)
     let counts = try shardCounts(globalBatch: globalBatch, local: fakes.shape.first ?? 0, comm: comm)
-    let scores = try D(fakes, resolution: resolution, alpha: alpha, comm: comm, rankCounts: counts)
-    let loss: Var
+    let (scores, logits) = try D.splitOutput(D(fakes, resolution: resolution, alpha: alpha, comm: comm, rankCounts: counts))
+    var loss: Var
     switch config.kind {
     case .wgangp: loss = try -scores.sum() * (1 / n)
     case .lsgan: loss = try (scores - 1).square().sum() * (0.5 / n)
     }
     var stats = StepStats()
+    if let logits {
+        let ce = try softmaxCrossEntropy(logits, labels: labels).sum() * (auxiliaryClassifierWeight / n)
+        stats.classLossG = ce.value.sumAll()
+        loss = try loss + ce
+    } else if !labels.isEmpty {
+        throw ConfigError("generatorLoss: labels given for an unconditional discriminator")
+    }
     stats.lossG = loss.value.sumAll()
     return (loss, stats)
+}
+
+/// Weight of the auxiliary classifier's cross-entropy terms in D's and G's losses (the authors' 1).
+public let auxiliaryClassifierWeight: Float = 1
+
+/// The auxiliary classifier's part of D's loss: `weight * (sum_i CE(real logits_i, y_i) +
+/// sum_i CE(fake logits_i, y_i)) / N` over this rank's samples (N the global minibatch, as every
+/// term), or nil for an unconditional D. Records both cross-entropy shares and the correctly
+/// classified reals and fakes (sample sums) in `stats`.
+func classifierTerms(realLogits: Var?, fakeLogits: Var?, labels: [Int], n: Float,
+                     stats: inout StepStats) throws -> Var? {
+    guard let realLogits, let fakeLogits else {
+        guard labels.isEmpty else { throw ConfigError("discriminatorLoss: labels given for an unconditional discriminator") }
+        return nil
+    }
+    let real = try softmaxCrossEntropy(realLogits, labels: labels).sum() * (auxiliaryClassifierWeight / n)
+    let fake = try softmaxCrossEntropy(fakeLogits, labels: labels).sum() * (auxiliaryClassifierWeight / n)
+    stats.classLossReal = real.value.sumAll()
+    stats.classLossFake = fake.value.sumAll()
+    stats.realAccuracy = Double(correctPredictions(realLogits.value, labels: labels))
+    stats.fakeAccuracy = Double(correctPredictions(fakeLogits.value, labels: labels))
+    return try real + fake
+}
+
+/// Softmax cross-entropy of each row of `logits` [n, K] against its label, [n]:
+/// `log(sum_k exp(x_k)) - x_label`, as `Var` ops. The row maximum m is subtracted inside the
+/// exponential and added back outside as a constant: `log sum exp(x - m) + m` is the same function
+/// of x for any m, so holding m constant leaves the gradient exact, and no exp overflows.
+/// - Throws: `ShapeError` unless logits are [n, K] with n labels; `ConfigError` for a label
+///   outside 0..<K.
+public func softmaxCrossEntropy(_ logits: Var, labels: [Int]) throws -> Var {
+    guard logits.shape.count == 2, logits.shape[0] == labels.count else {
+        throw ShapeError("softmaxCrossEntropy", "logits must be [\(labels.count), K] for \(labels.count) labels, got \(logits.shape)")
+    }
+    let (n, k) = (logits.shape[0], logits.shape[1])
+    var maxima = [Float](repeating: 0, count: n)
+    for i in 0..<n { maxima[i] = logits.value.data[i * k ..< (i + 1) * k].max() ?? 0 }
+    let m = Var(Tensor(shape: [n, 1], data: maxima))
+    let logSumExp = try (logits - m).exp().sum(axes: [1], keepDims: true).log() + m
+    let picked = try (logits * Var(oneHot(labels, classes: k))).sum(axes: [1], keepDims: true)
+    return try (logSumExp - picked).reshape([n])
+}
+
+/// How many rows of `logits` [n, K] have their largest value at the row's label (the first
+/// largest, on ties).
+public func correctPredictions(_ logits: Tensor, labels: [Int]) -> Int {
+    let k = logits.shape[1]
+    var correct = 0
+    for (i, label) in labels.enumerated() {
+        let row = logits.data[i * k ..< (i + 1) * k]
+        if let best = row.indices.max(by: { row[$0] < row[$1] || (row[$0] == row[$1] && $0 > $1) }), best - i * k == label {
+            correct += 1
+        }
+    }
+    return correct
 }

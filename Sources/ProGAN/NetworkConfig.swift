@@ -24,8 +24,37 @@ public struct NetworkConfig: Codable, Equatable, Sendable {
     public var mbstdGroupSize: Int = 0
     /// Negative slope of the leaky ReLUs.
     public var leakySlope: Float = 0.2
+    /// Classes of a conditional network, 0 for an unconditional one. G then takes the one-hot
+    /// label concatenated to the latent, and D outputs 1 + classes columns: its score, then the
+    /// class logits of an auxiliary classifier (as the authors' code conditions on labels).
+    public var classes: Int = 0
 
     public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case resolution, channels, latentSize, fmapBase, fmapMax, normalizeLatents, pixelNorm, equalizedLR
+        case mbstdGroupSize, leakySlope, classes
+    }
+
+    /// Decodes configurations written before `classes` existed as unconditional (what they
+    /// trained), so their checkpoints still load.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        resolution = try c.decode(Int.self, forKey: .resolution)
+        channels = try c.decode(Int.self, forKey: .channels)
+        latentSize = try c.decode(Int.self, forKey: .latentSize)
+        fmapBase = try c.decode(Int.self, forKey: .fmapBase)
+        fmapMax = try c.decode(Int.self, forKey: .fmapMax)
+        normalizeLatents = try c.decode(Bool.self, forKey: .normalizeLatents)
+        pixelNorm = try c.decode(Bool.self, forKey: .pixelNorm)
+        equalizedLR = try c.decode(Bool.self, forKey: .equalizedLR)
+        mbstdGroupSize = try c.decode(Int.self, forKey: .mbstdGroupSize)
+        leakySlope = try c.decode(Float.self, forKey: .leakySlope)
+        classes = try c.decodeIfPresent(Int.self, forKey: .classes) ?? 0
+    }
+
+    /// Whether G and D are conditioned on class labels.
+    public var isConditional: Bool { classes > 0 }
 
     /// Feature maps at a stage (`stage = log2(resolution) - 1`).
     public func nf(_ stage: Int) -> Int { min(fmapBase >> stage, fmapMax) }
@@ -49,6 +78,9 @@ public struct NetworkConfig: Codable, Equatable, Sendable {
         }
         guard nf(log2(resolution) - 1) >= 1 else {
             throw ConfigError("fmap base \(fmapBase) leaves no feature maps at \(resolution)x\(resolution); raise it")
+        }
+        guard classes == 0 || classes >= 2 else {
+            throw ConfigError("a conditional network needs at least 2 classes, got \(classes)")
         }
         guard mbstdGroupSize >= 0 else { throw ConfigError("minibatch-stddev group size must be >= 0 (0 = whole minibatch)") }
     }

@@ -2,14 +2,15 @@
 /// (the coding keys). A field is nil where the loss has no such term (LSGAN: no penalty).
 ///
 /// Two kinds of field, summed over ranks alike but averaged differently over a tick:
-/// - loss shares (`lossD`, `lossG`, `gradientPenalty`, `drift`): this rank's part of a mean over
-///   the global minibatch, so the all-reduced sum is that step's mean;
-/// - sample sums (`realScores`, `fakeScores`, `gradientNorms`): sums over this rank's samples, so
-///   the all-reduced sum divided by the images is the mean.
+/// - loss shares (`lossD`, `lossG`, `gradientPenalty`, `drift`, the `classLoss` terms): this
+///   rank's part of a mean over the global minibatch, so the all-reduced sum is that step's mean;
+/// - sample sums (`realScores`, `fakeScores`, `gradientNorms`, the accuracies as counts of
+///   correct samples): sums over this rank's samples, so the all-reduced sum divided by the
+///   images is the mean.
 public struct StepStats: Codable, Equatable, Sendable {
-    /// D's loss (WGAN-GP: D(fake) - D(real) + penalty + drift).
+    /// D's loss (WGAN-GP: D(fake) - D(real) + penalty + drift; conditional: + both class terms).
     public var lossD: Double?
-    /// G's loss.
+    /// G's loss (conditional: including `classLossG`).
     public var lossG: Double?
     /// The WGAN-GP gradient penalty term.
     public var gradientPenalty: Double?
@@ -21,6 +22,16 @@ public struct StepStats: Codable, Equatable, Sendable {
     public var fakeScores: Double?
     /// Norms of D's input gradient at the penalty's mixed samples.
     public var gradientNorms: Double?
+    /// Conditional D step: the classifier's cross-entropy of the reals against their labels.
+    public var classLossReal: Double?
+    /// Conditional D step: the cross-entropy of the fakes against the labels they were made with.
+    public var classLossFake: Double?
+    /// Conditional G step: the cross-entropy of G's fakes against their labels (part of `lossG`).
+    public var classLossG: Double?
+    /// Conditional D step: reals whose largest logit is their label.
+    public var realAccuracy: Double?
+    /// Conditional D step: fakes whose largest logit is the label they were generated with.
+    public var fakeAccuracy: Double?
 
     /// No statistics (fields are set one by one).
     public init() {}
@@ -28,6 +39,8 @@ public struct StepStats: Codable, Equatable, Sendable {
     public enum CodingKeys: String, CodingKey, CaseIterable, Sendable {
         case lossD = "loss/D", lossG = "loss/G", gradientPenalty = "loss/gp", drift = "loss/drift"
         case realScores = "D/real", fakeScores = "D/fake", gradientNorms = "grad_norm"
+        case classLossReal = "loss/class_real", classLossFake = "loss/class_fake", classLossG = "loss/class_G"
+        case realAccuracy = "D/acc_real", fakeAccuracy = "D/acc_fake"
 
         /// The field this key names.
         public var field: WritableKeyPath<StepStats, Double?> {
@@ -39,14 +52,19 @@ public struct StepStats: Codable, Equatable, Sendable {
             case .realScores: return \.realScores
             case .fakeScores: return \.fakeScores
             case .gradientNorms: return \.gradientNorms
+            case .classLossReal: return \.classLossReal
+            case .classLossFake: return \.classLossFake
+            case .classLossG: return \.classLossG
+            case .realAccuracy: return \.realAccuracy
+            case .fakeAccuracy: return \.fakeAccuracy
             }
         }
 
         /// Whether the field is a share of a global-minibatch mean (else a sum over samples).
         public var isMeanShare: Bool {
             switch self {
-            case .lossD, .lossG, .gradientPenalty, .drift: return true
-            case .realScores, .fakeScores, .gradientNorms: return false
+            case .lossD, .lossG, .gradientPenalty, .drift, .classLossReal, .classLossFake, .classLossG: return true
+            case .realScores, .fakeScores, .gradientNorms, .realAccuracy, .fakeAccuracy: return false
             }
         }
     }

@@ -23,6 +23,7 @@
 /// | `channels` | int64 | C (3 for RGB, 1 for grayscale) |
 /// | `count` | int64 | N |
 /// | `source` | string | where the images came from (free text, e.g. the input folder) |
+/// | `class_names` (optional, with `labels`) | string | the name of class 0, 1, ..., one a line |
 ///
 /// From Python: `h5py.File("faces.h5")["data64x64"][17]` is image 17 at 64×64 as a
 /// (C, 64, 64) uint8 array; `np.transpose(x, (1, 2, 0))` gives the usual HWC layout.
@@ -61,6 +62,8 @@ public final class ImageDatasetFile {
     public let source: String
     /// Whether the file has a `labels` dataset.
     public let hasLabels: Bool
+    /// The classes' names, label k's at k (the `class_names` attribute), or nil when not stored.
+    public let classNames: [String]?
     /// The levels present: 4, 8, ..., `resolution`.
     public var levels: [Int] { ImageDatasetFile.levels(upTo: resolution) }
 
@@ -78,6 +81,16 @@ public final class ImageDatasetFile {
             let attributes = try ImageDatasetFile.validateAttributes(file, path)
             (resolution, channels, count, source) = attributes
             hasLabels = try file.exists("labels")
+            if try file.hasAttribute("class_names") {
+                guard hasLabels else { throw ImageDatasetFile.invalid(path, "'class_names' is set but there are no labels") }
+                do {
+                    classNames = try file.stringAttribute("class_names").split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+                } catch let error as HDF5Error {
+                    throw ImageDatasetFile.invalid(path, "bad 'class_names' attribute: \(error.message)")
+                }
+            } else {
+                classNames = nil
+            }
             try ImageDatasetFile.validateArrays(file, path, resolution: resolution, channels: channels,
                                                 count: count, hasLabels: hasLabels)
         } catch {

@@ -114,6 +114,8 @@ extension ImageDatasetFile {
     ///   - count: number of images N.
     ///   - source: free text stored in the `source` attribute.
     ///   - withLabels: whether to create an int64 `labels` dataset.
+    ///   - classNames: with labels, the name of each class (label k names `classNames[k]`), stored
+    ///     as the `class_names` attribute, one a line; nil stores none.
     ///   - deflateLevel: zlib level 1...9 to compress levels in chunks of whole images, or nil to
     ///     store them uncompressed (contiguous unless `shrinkable`: fastest to read).
     ///   - shrinkable: store levels (and labels) in chunks of whole images, so that the writer's
@@ -122,13 +124,20 @@ extension ImageDatasetFile {
     /// - Throws: `HDF5Error` `.invalidSchema` for bad parameters or when rows were left unwritten,
     ///   whatever `body` throws, or HDF5 and system failures; an existing file at `path` is then untouched.
     public static func create(at path: String, resolution: Int, channels: Int, count: Int, source: String,
-                              withLabels: Bool = false, deflateLevel: Int? = nil, shrinkable: Bool = false,
+                              withLabels: Bool = false, classNames: [String]? = nil, deflateLevel: Int? = nil,
+                              shrinkable: Bool = false,
                               _ body: (ImageDatasetWriter) throws -> Void) throws {
         guard isValidResolution(resolution), channels >= 1, count >= 1 else {
             throw HDF5Error(.invalidSchema, call: "create", path: path,
                             message: "\(path): cannot create a dataset with resolution \(resolution), "
                                 + "\(channels) channels and \(count) images (resolution must be a power of two ≥ 4, "
                                 + "channels and images at least 1)")
+        }
+        if let names = classNames {
+            guard withLabels, !names.isEmpty, names.allSatisfy({ !$0.isEmpty && !$0.contains("\n") }) else {
+                throw HDF5Error(.invalidSchema, call: "create", path: path,
+                                message: "\(path): class names need labels, and must be non-empty and hold no line breaks")
+            }
         }
         if let level = deflateLevel, !(1...9).contains(level) {
             throw HDF5Error(.invalidSchema, call: "create", path: path,
@@ -141,6 +150,7 @@ extension ImageDatasetFile {
             try file.setAttribute("channels", .int64(Int64(channels)))
             try file.setAttribute("count", .int64(Int64(count)))
             try file.setAttribute("source", .string(source))
+            if let names = classNames { try file.setAttribute("class_names", .string(names.joined(separator: "\n"))) }
             for level in levels(upTo: resolution) {
                 let imageBytes = channels * level * level
                 // About 64 KiB per chunk: small levels share chunks, large images get one each.

@@ -67,4 +67,6 @@ public struct CounterRNG: Sendable, Hashable {
 }
 
 @usableFromInline func _log(_ x: Double) -> Double { log(x) }
+@usableFromInline func _expf(_ x: Float) -> Float { expf(x) }
+@usableFromInline func _logf(_ x: Float) -> Float { logf(x) }
 @usableFromInline func _cos(_ x: Double) -> Double { cos(x) }

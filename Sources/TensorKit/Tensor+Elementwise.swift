@@ -155,6 +155,10 @@ extension Tensor {
     public func sqrt() -> Tensor { map { $0.squareRoot() } }
     /// Elementwise reciprocal square root.
     public func rsqrt() -> Tensor { map { 1 / $0.squareRoot() } }
+    /// Elementwise natural exponential.
+    public func exp() -> Tensor { map { _expf($0) } }
+    /// Elementwise natural logarithm.
+    public func log() -> Tensor { map { _logf($0) } }
     /// Leaky ReLU: `x` where positive, `slope * x` elsewhere.
     public func leakyReLU(_ slope: Float) -> Tensor { map { $0 > 0 ? $0 : $0 * slope } }
     /// The derivative of leaky ReLU at each element: 1 where positive, `slope` elsewhere.

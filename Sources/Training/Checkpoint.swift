@@ -93,6 +93,18 @@ public enum Checkpoint {
         return (gs, config, progress)
     }
 
+    /// Loads only the discriminator's weights (for measurements such as `ClassAccuracy`).
+    public static func loadDiscriminator(_ path: String) throws -> Discriminator {
+        let file = try open(path)
+        defer { try? file.close() }
+        let config = try readConfig(file, path)
+        let D = Discriminator(config.network, seed: config.seed &+ 1)
+        for p in D.parameters.parameters {
+            p.assign(Tensor(shape: p.value.shape, data: try file.read("D/\(p.name ?? "?")", as: Float.self)))
+        }
+        return D
+    }
+
     /// The newest checkpoint in a run directory that opens and carries the format attribute,
     /// or nil when there is none. Unreadable files (e.g. from a full disk) are passed over.
     public static func newest(in directory: String) -> String? {

@@ -12,7 +12,13 @@ public enum DatasetBuilder {
         public var resolution: Int
         public var channels: Int
         public var skipped: [ImageFolder.Skipped] = []
+        /// Class names, when the images are labelled.
+        public var classNames: [String]? = nil
     }
+
+    /// Fashion-MNIST's class names, label 0 to 9.
+    public static let fashionMNISTClassNames = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal",
+                                                "Shirt", "Sneaker", "Bag", "Ankle boot"]
 
     /// Fashion-MNIST from its IDX files in `directory` (train split, or train+test), padded
     /// 28 -> 32 with black borders as the authors did for MNIST, with labels.
@@ -50,8 +56,8 @@ public enum DatasetBuilder {
             labels += lab.data.map { Int64($0) }
         }
         try write(pixels: pixels, count: labels.count, channels: 1, resolution: 32, labels: labels,
-                  source: "fashion-mnist:\(directory)", output: output)
-        return Summary(count: labels.count, resolution: 32, channels: 1)
+                  classNames: fashionMNISTClassNames, source: "fashion-mnist:\(directory)", output: output)
+        return Summary(count: labels.count, resolution: 32, channels: 1, classNames: fashionMNISTClassNames)
     }
 
     /// A folder of PNG/JPEG images (recursive): centre square crop, resize to `resolution`,
@@ -62,6 +68,10 @@ public enum DatasetBuilder {
     /// before the next is read, so memory does not grow with the folder. The file holds the
     /// images in file order whatever the thread count, so 1 and T threads write the same data.
     /// `progress` gets a line (images done, rate, time left) every few seconds.
+    ///
+    /// When every file lies in a first-level subfolder and there are at least two of them, the
+    /// images are labelled by subfolder: classes are the subfolder names, sorted, label k for the
+    /// k-th (`ImageFolderClasses`).
     public static func imageFolder(directory: String, output: String, resolution: Int, channels: Int,
                                    threads: Int = 1, chunkBytes: Int = 64 << 20,
                                    progress: (String) -> Void = { _ in }) throws -> Summary {
@@ -79,6 +89,7 @@ public enum DatasetBuilder {
         guard !files.isEmpty else {
             throw InputError("\(directory): no readable PNG or JPEG images (no files found)")
         }
+        let classes = ImageFolderClasses(root: folder.root, files: files)
         let imageBytes = channels * resolution * resolution
         let chunk = max(threads, min(1024, chunkBytes / imageBytes))
         var skipped = folder.unlistable
@@ -86,19 +97,26 @@ public enum DatasetBuilder {
         var meter = ProgressMeter(total: files.count)
         // Created for every file; cut to the readable ones at the end (chunked levels allow it).
         try ImageDatasetFile.create(at: output, resolution: resolution, channels: channels, count: files.count,
-                                    source: "images:\(directory)", shrinkable: true) { writer in
+                                    source: "images:\(directory)", withLabels: classes != nil,
+                                    classNames: classes?.names, shrinkable: true) { writer in
             for first in stride(from: 0, to: files.count, by: chunk) {
                 let paths = Array(files[first..<min(files.count, first + chunk)])
                 var pixels: [UInt8] = []
+                var labels: [Int64] = []
                 pixels.reserveCapacity(paths.count * imageBytes)
-                for result in prepareAll(paths, size: resolution, channels: channels, threads: threads) {
+                for (path, result) in zip(paths, prepareAll(paths, size: resolution, channels: channels, threads: threads)) {
                     switch result {
-                    case .success(let chw): pixels += chw
+                    case .success(let chw):
+                        pixels += chw
+                        if let classes { labels.append(Int64(classes.label(of: path))) }
                     case .failure(let skip): skipped.append(skip)
                     }
                 }
                 let n = pixels.count / imageBytes
-                if n > 0 { try writeLevels(pixels, rows: count..<count + n, channels: channels, resolution: resolution, writer: writer) }
+                if n > 0 {
+                    try writeLevels(pixels, rows: count..<count + n, channels: channels, resolution: resolution, writer: writer)
+                    if classes != nil { try writer.writeLabels(labels, rows: count..<count + n) }
+                }
                 count += n
                 if let line = meter.advance(to: first + paths.count) { progress(line) }
             }
@@ -113,7 +131,7 @@ public enum DatasetBuilder {
             if count < files.count { try writer.shrink(to: count) }
         }
         skipped.sort { $0.path.utf8.lexicographicallyPrecedes($1.path.utf8) }
-        return Summary(count: count, resolution: resolution, channels: channels, skipped: skipped)
+        return Summary(count: count, resolution: resolution, channels: channels, skipped: skipped, classNames: classes?.names)
     }
 
     /// Decodes and prepares `paths` on `threads` workers (worker w takes every threads-th file
@@ -190,9 +208,9 @@ public enum DatasetBuilder {
 
     /// Writes all levels atomically.
     static func write(pixels: [UInt8], count: Int, channels: Int, resolution: Int, labels: [Int64]?,
-                      source: String, output: String) throws {
+                      classNames: [String]? = nil, source: String, output: String) throws {
         try ImageDatasetFile.create(at: output, resolution: resolution, channels: channels, count: count,
-                                    source: source, withLabels: labels != nil) { writer in
+                                    source: source, withLabels: labels != nil, classNames: classNames) { writer in
             var level = pixels
             var r = resolution
             while true {
@@ -222,5 +240,35 @@ public enum DatasetBuilder {
             }
         }
         return out
+    }
+}
+
+/// Classes of an image folder taken from its first-level subfolders: `root/<class>/.../file`.
+/// Only when every file lies below such a subfolder and there are at least two (a single
+/// subfolder or loose files at the top mean the folder is not organised by class).
+public struct ImageFolderClasses: Sendable {
+    /// The subfolder names, sorted (by UTF-8 bytes, as the files are): class k is `names[k]`.
+    public let names: [String]
+    let root: String
+
+    /// Nil unless every path of `files` (under `root`) has a first-level subfolder and there are two or more.
+    public init?(root: String, files: [String]) {
+        let prefix = root.hasSuffix("/") ? root : root + "/"
+        var names = Set<String>()
+        for file in files {
+            guard file.hasPrefix(prefix) else { return nil }
+            let parts = file.dropFirst(prefix.count).split(separator: "/", omittingEmptySubsequences: true)
+            guard parts.count >= 2 else { return nil }
+            names.insert(String(parts[0]))
+        }
+        guard names.count >= 2 else { return nil }
+        self.names = names.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        self.root = prefix
+    }
+
+    /// The label of a file below `root`: the index of its first-level subfolder.
+    public func label(of path: String) -> Int {
+        let name = String(path.dropFirst(root.count).split(separator: "/", omittingEmptySubsequences: true)[0])
+        return names.firstIndex(of: name)!
     }
 }

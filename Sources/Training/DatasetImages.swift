@@ -14,6 +14,11 @@ public final class DatasetImages: RealImageSource {
     /// Levels up to this many bytes are cached in memory on first use.
     public let cacheLimitBytes: Int
     private var cache: [Int: [UInt8]] = [:]
+    /// Every image's label, read once (8 bytes an image), when the file has labels.
+    private let allLabels: [Int]
+    /// Classes: the stored class names' count, else the largest label + 1 (files written before
+    /// the names were stored); 0 without labels.
+    public let classCount: Int
 
     /// Opens `path`; throws a one-line error for a missing file, a non-HDF5 file or another schema.
     public init(path: String, cacheLimitBytes: Int = 1 << 30) throws {
@@ -22,6 +27,26 @@ public final class DatasetImages: RealImageSource {
         }
         file = try ImageDatasetFile(path: path)
         self.cacheLimitBytes = cacheLimitBytes
+        allLabels = file.hasLabels ? try file.labels(indices: Array(0..<file.count)).map { Int($0) } : []
+        classCount = file.classNames?.count ?? allLabels.max().map { $0 + 1 } ?? 0
+        if let bad = allLabels.first(where: { !(0..<classCount).contains($0) }) {
+            throw InputError("\(path): label \(bad) is outside the dataset's \(classCount) classes; recreate the dataset")
+        }
+    }
+
+    public func labels(_ indices: [Int]) throws -> [Int] {
+        guard file.hasLabels else { throw InputError("\(file.path) has no labels: conditional training needs a labelled dataset (dataset create --images DIR with one subfolder a class, or --fashion-mnist)") }
+        return try indices.map { i in
+            guard allLabels.indices.contains(i) else { throw InputError("\(file.path): image \(i) is outside 0..<\(count)") }
+            return allLabels[i]
+        }
+    }
+
+    /// How many images each class has, by class.
+    public var classCounts: [Int] {
+        var counts = [Int](repeating: 0, count: classCount)
+        for label in allLabels { counts[label] += 1 }
+        return counts
     }
 
     public func images(_ indices: [Int], resolution r: Int) throws -> Tensor {

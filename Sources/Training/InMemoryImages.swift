@@ -8,11 +8,20 @@ public final class InMemoryImages: RealImageSource {
     public let channels: Int
     public let resolution: Int
     let pixels: [UInt8]
+    /// Class labels, one an image, or empty.
+    public let imageLabels: [Int]
+    public let classCount: Int
 
-    /// - Parameter pixels: `count * channels * resolution^2` bytes, NCHW.
-    public init(pixels: [UInt8], count: Int, channels: Int, resolution: Int) {
+    /// - Parameters:
+    ///   - pixels: `count * channels * resolution^2` bytes, NCHW.
+    ///   - labels: empty, or one label in 0..<classes an image.
+    public init(pixels: [UInt8], count: Int, channels: Int, resolution: Int, labels: [Int] = [], classes: Int = 0) {
         precondition(pixels.count == count * channels * resolution * resolution, "InMemoryImages: size mismatch")
+        precondition(labels.isEmpty ? classes == 0 : labels.count == count && labels.allSatisfy { (0..<classes).contains($0) },
+                     "InMemoryImages: labels must be one in 0..<classes an image")
         self.pixels = pixels
+        imageLabels = labels
+        classCount = classes
         self.count = count
         self.channels = channels
         self.resolution = resolution
@@ -36,6 +45,11 @@ public final class InMemoryImages: RealImageSource {
             }
         }
         return InMemoryImages(pixels: px, count: count, channels: channels, resolution: resolution)
+    }
+
+    public func labels(_ indices: [Int]) throws -> [Int] {
+        guard classCount > 0 else { throw InputError("the images have no labels: conditional training needs labelled images") }
+        return indices.map { imageLabels[$0] }
     }
 
     public func images(_ indices: [Int], resolution r: Int) throws -> Tensor {

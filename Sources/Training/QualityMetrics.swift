@@ -53,9 +53,11 @@ public struct SWDEvaluator {
         return try e.distance(to: other)
     }
 
-    /// SWD between the reals and `count` samples of `generator` at the given stage.
+    /// SWD between the reals and `count` samples of `generator` at the given stage. A conditional
+    /// generator needs `labelsFrom`: sample i takes the label of a dataset image drawn by i (the
+    /// dataset's label distribution, the same split over any number of ranks).
     public func evaluate(_ generator: Generator, latentSize: Int, stageResolution: Int, alpha: Float,
-                         batch: Int = 64) throws -> SlicedWassersteinResult {
+                         labelsFrom labelled: RealImageSource? = nil, batch: Int = 64) throws -> SlicedWassersteinResult {
         let rng = CounterRNG(seed: seed &+ 0xF4CE)
         // Ranks take whole batches of the global numbering: a batch is then computed alike however
         // many ranks share the work (sgemm rounding may depend on the batch's size).
@@ -70,7 +72,10 @@ public struct SWDEvaluator {
             let n = min(batch, mine.upperBound - first)
             // Latent of image i is a function of i alone: the split across ranks does not matter.
             let z = Tensor(shape: [n, latentSize], data: (0..<n * latentSize).map { rng.normal(stream: 1, index: UInt64(first * latentSize + $0)) })
-            var x = try GradMode.with(false) { try generator(Var(z), resolution: stageResolution, alpha: alpha).value }
+            let labels = try labelled.map {
+                try $0.drawnLabels(rng: rng, stream: SampleStreams.Stream.swdLabel.rawValue, keys: (0..<n).map { UInt64(first + $0) })
+            } ?? []
+            var x = try GradMode.with(false) { try generator(Var(z), labels: labels, resolution: stageResolution, alpha: alpha).value }
             while x.shape[2] < resolution { x = x.upsampled2x() }
             let images = try ImageBatch(pixels: x.data.map { max(-1, min(1, $0)) }, count: n, channels: channels,
                                         height: resolution, width: resolution)

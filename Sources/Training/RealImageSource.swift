@@ -10,6 +10,27 @@ public protocol RealImageSource: AnyObject {
     var resolution: Int { get }
     /// Images `indices` at `resolution`, [indices.count, channels, resolution, resolution].
     func images(_ indices: [Int], resolution: Int) throws -> Tensor
+    /// Number of classes of the images' labels; 0 for unlabelled images.
+    var classCount: Int { get }
+    /// The class labels (in 0..<classCount) of images `indices`.
+    func labels(_ indices: [Int]) throws -> [Int]
+}
+
+extension RealImageSource {
+    /// Unlabelled by default.
+    public var classCount: Int { 0 }
+
+    /// Unlabelled by default: throws.
+    public func labels(_ indices: [Int]) throws -> [Int] {
+        throw InputError("the images have no labels: conditional training needs a dataset with labels")
+    }
+
+    /// Labels that follow the dataset's label distribution: for each key, the label of the image
+    /// at index `rng.below(count)` drawn from `stream` at that key, so the labels are a pure
+    /// function of (seed, stream, key) and any split of the keys over ranks draws the same ones.
+    public func drawnLabels(rng: CounterRNG, stream: UInt64, keys: [UInt64]) throws -> [Int] {
+        try labels(keys.map { rng.below(count, stream: stream, index: $0) })
+    }
 }
 
 extension Tensor {

@@ -9,6 +9,8 @@ public struct SampleStreams: Sendable {
 
     enum Stream: UInt64 {
         case dLatent = 1, gLatent = 2, gpMix = 3, shuffle = 4, mirror = 5, gridLatent = 6
+        // 7 is LatentSampling's.
+        case gLabel = 8, swdLabel = 9
     }
 
     public init(seed: UInt64, latentSize: Int) {
@@ -33,6 +35,13 @@ public struct SampleStreams: Sendable {
     /// Gradient-penalty mixing factors in [0, 1) for global samples `first..<first+count`.
     public func mixingFactors(step: Int, first: Int, count: Int) -> [Float] {
         (0..<count).map { rng.uniform(stream: Stream.gpMix.rawValue, index: key(step: step, sample: first + $0)) }
+    }
+
+    /// The labels a conditional G step generates global samples `first..<first+count` with:
+    /// each the label of a dataset image drawn by (step, sample), so the labels follow the
+    /// dataset's distribution and are the same whatever the rank count.
+    public func generatorLabels(_ data: RealImageSource, step: Int, first: Int, count: Int) throws -> [Int] {
+        try data.drawnLabels(rng: rng, stream: Stream.gLabel.rawValue, keys: (0..<count).map { key(step: step, sample: first + $0) })
     }
 
     /// Whether to mirror the image at a global image position (mirror augmentation).

@@ -181,6 +181,12 @@ extension StepStats.CodingKeys {
         case .fakeScores: return "D/fake"
         // The mean norm of D's input gradient at the penalty's samples (the penalty's target is 1).
         case .gradientNorms: return "D/grad_norm"
+        case .classLossReal: return "Loss/class_real"
+        case .classLossFake: return "Loss/class_fake"
+        case .classLossG: return "Loss/class_G"
+        // Fractions of the minibatch that D's auxiliary classifier labels correctly.
+        case .realAccuracy: return "D/acc_real"
+        case .fakeAccuracy: return "D/acc_fake"
         }
     }
 }

@@ -137,8 +137,14 @@ public final class Trainer {
         let shard = BatchShards(total: p.minibatch, parts: group.size).range(of: group.rank)
         let (first, local) = (shard.lowerBound, shard.count)
         let reals = try StepPhase.data.record { try realImages(data, order: order, at: p, first: first, count: local) }
-        let statsD = try discriminatorStep(at: p, reals: reals, first: first, count: local)
-        let statsG = try generatorStep(at: p, first: first, count: local)
+        // Conditional: the D step's fakes take the reals' labels; the G step's are drawn.
+        let (realLabels, fakeLabels) = try StepPhase.data.record { () throws -> ([Int], [Int]) in
+            guard config.network.isConditional else { return ([], []) }
+            return (try data.labels((0..<local).map { order.index(at: progress.imagesShown + first + $0) }),
+                    try streams.generatorLabels(data, step: progress.step, first: first, count: local))
+        }
+        let statsD = try discriminatorStep(at: p, reals: reals, labels: realLabels, first: first, count: local)
+        let statsG = try generatorStep(at: p, labels: fakeLabels, first: first, count: local)
         StepPhase.optimizer.record { Gs.parameters.moveAverage(towards: G.parameters, beta: config.emaBeta) }
         progress.imagesShown += p.minibatch
         progress.step += 1
@@ -158,15 +164,15 @@ public final class Trainer {
     /// The D step. Its graph (D on reals, fakes and the penalty's mix, and the recorded gradient of
     /// the penalty) is released before the G step builds its own, halving the peak memory at high
     /// resolution.
-    func discriminatorStep(at p: SchedulePoint, reals: Var, first: Int, count: Int) throws -> StepStats {
+    func discriminatorStep(at p: SchedulePoint, reals: Var, labels: [Int], first: Int, count: Int) throws -> StepStats {
         let z = streams.latents(forDiscriminator: true, step: progress.step, first: first, count: count)
         let fakes = try StepPhase.generator.record {
-            try GradMode.with(false) { try G(Var(z), resolution: p.resolution, alpha: p.alpha) }
+            try GradMode.with(false) { try G(Var(z), labels: labels, resolution: p.resolution, alpha: p.alpha) }
         }
         let mix = streams.mixingFactors(step: progress.step, first: first, count: count)
         D.parameters.zeroGradients()
         let stats = try StepPhase.discriminator.record {
-            try accumulateDiscriminatorGradients(D, reals: reals, fakes: fakes, mix: mix, resolution: p.resolution,
+            try accumulateDiscriminatorGradients(D, reals: reals, fakes: fakes, mix: mix, labels: labels, resolution: p.resolution,
                                                  alpha: p.alpha, globalBatch: p.minibatch, comm: collectives,
                                                  config: config.loss, into: D.parameters.parameters)
         }
@@ -175,12 +181,12 @@ public final class Trainer {
     }
 
     /// The G step: G's fakes scored by D, gradients into G only.
-    func generatorStep(at p: SchedulePoint, first: Int, count: Int) throws -> StepStats {
+    func generatorStep(at p: SchedulePoint, labels: [Int], first: Int, count: Int) throws -> StepStats {
         let z = streams.latents(forDiscriminator: false, step: progress.step, first: first, count: count)
-        let fakes = try StepPhase.generator.record { try G(Var(z), resolution: p.resolution, alpha: p.alpha) }
+        let fakes = try StepPhase.generator.record { try G(Var(z), labels: labels, resolution: p.resolution, alpha: p.alpha) }
         G.parameters.zeroGradients()
         let stats = try StepPhase.discriminatorForG.record {
-            let (loss, stats) = try generatorLoss(D, fakes: fakes, resolution: p.resolution, alpha: p.alpha,
+            let (loss, stats) = try generatorLoss(D, fakes: fakes, labels: labels, resolution: p.resolution, alpha: p.alpha,
                                                   globalBatch: p.minibatch, comm: collectives, config: config.loss)
             try accumulateGradients(of: loss, into: G.parameters.parameters)
             return stats
@@ -206,10 +212,29 @@ public final class Trainer {
     }
 
     /// Samples from the EMA generator for fixed grid latents, at the current resolution and fade.
+    /// A conditional run draws `gridColumns(count:)` latents and renders each in every class,
+    /// one class a row (so a column differs only by its label).
     public func gridSamples(count: Int) throws -> Tensor {
         let p = point
-        let z = streams.gridLatents(count: count)
-        return try GradMode.with(false) { try Gs(Var(z), resolution: p.resolution, alpha: p.alpha).value }
+        guard let columns = gridColumns(count: count) else {
+            let z = streams.gridLatents(count: count)
+            return try GradMode.with(false) { try Gs(Var(z), resolution: p.resolution, alpha: p.alpha).value }
+        }
+        let classes = config.network.classes
+        let latents = streams.gridLatents(count: columns)
+        var z = [Float]()
+        for _ in 0..<classes { z += latents.data }
+        let labels = (0..<classes * columns).map { $0 / columns }
+        return try GradMode.with(false) {
+            try Gs(Var(Tensor(shape: [classes * columns, latents.shape[1]], data: z)), labels: labels,
+                   resolution: p.resolution, alpha: p.alpha).value
+        }
+    }
+
+    /// The columns of the sample grid of a conditional run (`count` / classes, at least 1), nil
+    /// for an unconditional one.
+    public func gridColumns(count: Int) -> Int? {
+        config.network.isConditional ? max(1, count / config.network.classes) : nil
     }
 }
 

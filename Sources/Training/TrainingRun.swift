@@ -65,6 +65,11 @@ public final class TrainingRun {
         guard data.channels == config.network.channels else {
             throw InputError("the dataset has \(data.channels) channel(s) but the network is configured for \(config.network.channels)")
         }
+        if config.network.isConditional && data.classCount != config.network.classes {
+            throw InputError(data.classCount == 0
+                ? "conditional training needs labels, but the dataset has none: create it from a folder with one subfolder a class, or train without --conditional"
+                : "the network is conditioned on \(config.network.classes) classes but the dataset has \(data.classCount)")
+        }
         trainer = try Trainer(config: config, group: group)
         if let checkpoint { try Checkpoint.load(checkpoint, into: trainer) }
         self.data = data
@@ -156,7 +161,8 @@ public final class TrainingRun {
         if isRoot {
             try report(means: means, secPerKimg: secPerKimg, totalElapsed: elapsed)
             try writeGrid(name: String(format: "fakes-%09d.png", trainer.progress.imagesShown), tag: "fakes",
-                          samples: try trainer.gridSamples(count: options.gridCount))
+                          samples: try trainer.gridSamples(count: options.gridCount),
+                          columns: trainer.gridColumns(count: options.gridCount))
         }
         Profiler.reset()
         if let swd, tick.count % options.swdTicks == 0 || trainer.finished { try evaluateSWD(swd) }
@@ -165,7 +171,8 @@ public final class TrainingRun {
     private func evaluateSWD(_ swd: SWDEvaluator) throws {
         let t0 = Date()
         let r = try swd.evaluate(trainer.Gs, latentSize: trainer.config.network.latentSize,
-                                 stageResolution: trainer.progress.resolution, alpha: trainer.progress.alpha)
+                                 stageResolution: trainer.progress.resolution, alpha: trainer.progress.alpha,
+                                 labelsFrom: trainer.config.network.isConditional ? data : nil)
         guard isRoot else { return }
         let kimg = Double(trainer.progress.imagesShown) / 1000
         write(line: String(format: "swd at kimg %.1f: ", kimg) + describe(r) + String(format: " (%.1f s)", Date().timeIntervalSince(t0)))
@@ -231,6 +238,10 @@ public final class TrainingRun {
         write(line: String(format: "kimg %8.1f  res %-9@ %-9@ mb %3d  lossD %@  lossG %@  gp %@  D(real) %@  D(fake) %@  %7.1f s/kimg  ETA %@",
                            kimg, res, phase, p.minibatch, f(means.lossD), f(means.lossG), f(means.gradientPenalty),
                            f(means.realScores), f(means.fakeScores), secPerKimg, formatDuration(eta)))
+        if let real = means.realAccuracy, let fake = means.fakeAccuracy {
+            write(line: String(format: "                   classes: D accuracy real %.3f fake %.3f  CE real %.4f fake %.4f G %.4f",
+                               real, fake, means.classLossReal ?? .nan, means.classLossFake ?? .nan, means.classLossG ?? .nan))
+        }
         let record = TickRecord(kimg: kimg, step: pr.step, resolution: pr.resolution, alpha: Double(pr.alpha),
                                 minibatch: p.minibatch, learningRate: Double(p.learningRate), secondsPerKimg: secPerKimg,
                                 elapsedSeconds: totalElapsed, skippedD: pr.skippedD, skippedG: pr.skippedG,
@@ -257,11 +268,11 @@ public final class TrainingRun {
     }
 
     /// Writes the grid as the PNG `name` in the run directory and as TensorBoard image `tag`.
-    private func writeGrid(name: String, tag: String, samples: Tensor) throws {
+    private func writeGrid(name: String, tag: String, samples: Tensor, columns: Int? = nil) throws {
         var s = samples
         // Show every tick at the final size so grids line up (nearest upsampling of small stages).
         while s.shape[2] < trainer.config.network.resolution { s = s.upsampled2x() }
-        let grid = ImageGrid().render(s.data, count: s.shape[0], channels: s.shape[1], height: s.shape[2], width: s.shape[3])
+        let grid = ImageGrid(columns: columns).render(s.data, count: s.shape[0], channels: s.shape[1], height: s.shape[2], width: s.shape[3])
         try PNGCodec.write(grid, to: options.directory + "/" + name)
         try tensorboard?.image(grid, tag: tag, imagesShown: trainer.progress.imagesShown)
     }

@@ -18,7 +18,7 @@ struct DatasetCommand: ParsableCommand {
         var fashionMnist: String?
         @Flag(help: "With --fashion-mnist: also include the 10k test images.")
         var includeTest = false
-        @Option(help: "Folder of PNG/JPEG images (searched recursively).")
+        @Option(help: "Folder of PNG/JPEG images (searched recursively); with every image in a first-level subfolder (two or more), the subfolders' names are the classes.")
         var images: String?
         @Option(help: "With --images: target resolution, a power of two 4...1024.")
         var resolution: Int?
@@ -57,6 +57,7 @@ struct DatasetCommand: ParsableCommand {
                                                       channels: channels, threads: threads, progress: say)
             }
             for s in summary.skipped { print("skipped: \(s)") }
+            if let names = summary.classNames { print("labels: \(names.count) classes: \(names.joined(separator: ", "))") }
             print(String(format: "wrote %@: %d images, %dx%d, %d channel(s), levels 4..%d%@ (%.1f s)", out, summary.count,
                          summary.resolution, summary.resolution, summary.channels, summary.resolution,
                          summary.skipped.isEmpty ? "" : ", \(summary.skipped.count) file(s) skipped",
@@ -77,7 +78,14 @@ struct DatasetCommand: ParsableCommand {
                 print("channels:   \(d.channels)")
                 print("resolution: \(d.resolution)x\(d.resolution)")
                 print("levels:     \(d.file.levels.map { "data\($0)x\($0)" }.joined(separator: " "))")
-                print("labels:     \(d.file.hasLabels ? "yes" : "no")")
+                print("labels:     \(d.file.hasLabels ? "yes, \(d.classCount) classes" : "no")")
+                if d.file.hasLabels {
+                    let names = d.file.classNames
+                    for (k, n) in d.classCounts.enumerated() {
+                        let name = (names.map { $0[k] } ?? "(no name stored)").padding(toLength: 20, withPad: " ", startingAt: 0)
+                        print(String(format: "  class %2d  ", k) + name + String(format: " %8d images", n))
+                    }
+                }
                 let sample = try d.images(Array(0..<min(d.count, 256)), resolution: d.resolution)
                 let mean = sample.data.reduce(0, +) / Float(sample.data.count)
                 print(String(format: "pixel mean (first %d, in [-1,1]): %.3f", sample.shape[0], mean))

@@ -28,6 +28,8 @@ struct GenerateCommand: ParsableCommand {
     @Option(help: "With --interpolate: frames per second.") var fps = 30
     @Option(help: "With --interpolate: the walk's smoothing, in seconds (the Gaussian's standard deviation).") var smoothing = 1.0
     @Flag(help: "Sample the trained generator G instead of its moving average Gs.") var raw = false
+    @Option(name: .customLong("class"), help: "Conditional checkpoints: a class to draw (repeat for several); one row a class, the same latents in every row. Default: every class.")
+    var classes: [Int] = []
 
     /// What `--out` names.
     enum Output { case grid, folder, hdf5, animatedPNG, mp4 }
@@ -72,12 +74,33 @@ struct GenerateCommand: ParsableCommand {
         }
     }
 
-    /// The generator's inputs for `count` independent samples: the one place the latent (and,
-    /// with conditioning, label) choice is made.
-    func sampleInputs(latentSize: Int) -> (z: Tensor, labels: [Int64]?) {
-        let z = truncation.map { LatentSampling.truncatedNormal(count: sampleCount, size: latentSize, threshold: $0, seed: seed) }
-            ?? LatentSampling.normal(count: sampleCount, size: latentSize, seed: seed)
-        return (z, nil)
+    /// The generator's inputs: the one place the latent and label choice is made. Unconditional:
+    /// `--count` independent latents. Conditional: one row a class, the same latents in every row
+    /// (see `classRows`). Latents are truncated normals with `--truncation`.
+    func sampleInputs(latentSize: Int, classes available: Int) throws -> (z: Tensor, labels: [Int], columns: Int?) {
+        let (labels, columns) = try classRows(available)
+        let perRow = columns ?? sampleCount
+        let z = truncation.map { LatentSampling.truncatedNormal(count: perRow, size: latentSize, threshold: $0, seed: seed) }
+            ?? LatentSampling.normal(count: perRow, size: latentSize, seed: seed)
+        guard !labels.isEmpty else { return (z, [], nil) }
+        let rows = labels.count / perRow
+        return (Tensor(shape: [labels.count, latentSize], data: Array(repeating: z.data, count: rows).flatMap { $0 }), labels, columns)
+    }
+
+    /// A conditional generator's labels (one row a class: `--count` / rows samples each, at least 1)
+    /// and the grid's columns; no labels and nil for an unconditional one.
+    /// - Throws: `InputError` for --class on an unconditional checkpoint or a class it lacks.
+    func classRows(_ available: Int) throws -> (labels: [Int], columns: Int?) {
+        guard available > 0 else {
+            if let k = classes.first { throw InputError("--class \(k): the checkpoint's generator is unconditional (trained without --conditional)") }
+            return ([], nil)
+        }
+        if let bad = classes.first(where: { !(0..<available).contains($0) }) {
+            throw InputError("--class \(bad): the checkpoint's generator has \(available) classes, 0...\(available - 1)")
+        }
+        let rows = classes.isEmpty ? Array(0..<available) : classes
+        let columns = max(1, sampleCount / rows.count)
+        return (rows.flatMap { Array(repeating: $0, count: columns) }, columns)
     }
 
     func run() throws {
@@ -86,14 +109,15 @@ struct GenerateCommand: ParsableCommand {
             let latentSize = config.network.latentSize
             let res = progress.resolution == 0 ? 4 : progress.resolution
             // Batches of 16 bound the graph-free forward pass's memory for large counts.
-            let generate: (Tensor) throws -> Tensor = { z in
+            let generate: (Tensor, [Int]) throws -> Tensor = { z, labels in
                 let n = z.shape[0]
                 var data: [Float] = []
                 var shape = [0]
                 for start in stride(from: 0, to: n, by: 16) {
                     let end = min(n, start + 16)
                     let part = Tensor(shape: [end - start, latentSize], data: Array(z.data[start * latentSize ..< end * latentSize]))
-                    let x = try GradMode.with(false) { try gs(Var(part), resolution: res, alpha: progress.alpha).value }
+                    let partLabels = labels.isEmpty ? [] : Array(labels[start..<end])
+                    let x = try GradMode.with(false) { try gs(Var(part), labels: partLabels, resolution: res, alpha: progress.alpha).value }
                     data += x.data
                     shape = x.shape
                 }
@@ -104,30 +128,34 @@ struct GenerateCommand: ParsableCommand {
             let what: String
             switch output {
             case .grid, .folder, .hdf5:
-                let (z, labels) = sampleInputs(latentSize: latentSize)
-                let x = try generate(z)
+                let (z, labels, columns) = try sampleInputs(latentSize: latentSize, classes: config.network.classes)
+                let x = try generate(z, labels)
                 switch output {
                 case .folder:
                     try SampleExport.writePNGs(x, directory: out)
-                    what = "\(sampleCount) PNG files"
+                    what = "\(x.shape[0]) PNG files"
                 case .hdf5:
-                    try SampleExport.writeHDF5(x, labels: labels, attributes: [
+                    try SampleExport.writeHDF5(x, labels: labels.isEmpty ? nil : labels.map(Int64.init), attributes: [
                         "checkpoint": .string(checkpoint), "seed": .int64(Int64(bitPattern: seed)),
                         "truncation": .double(Double(truncation ?? 0)), "kimg": .double(Double(progress.imagesShown) / 1000),
                     ], to: out)
                     what = "/images uint8 \(x.shape)"
                 default:
                     try AtomicFile.write(out) { tmp in
-                        try ImageGrid().write(x.data, count: sampleCount, channels: x.shape[1], height: x.shape[2], width: x.shape[3], to: tmp)
+                        try ImageGrid(columns: columns).write(x.data, count: x.shape[0], channels: x.shape[1], height: x.shape[2],
+                                                              width: x.shape[3], to: tmp)
                     }
-                    what = "a grid of \(sampleCount) samples"
+                    what = "a grid of \(x.shape[0]) samples" + (columns == nil ? "" : ", one class a row")
                 }
             case .animatedPNG, .mp4:
                 let frames = max(1, Int((interpolate! * Double(fps)).rounded()))
                 let walk = LatentSampling.walk(frames: frames, size: sampleCount * latentSize,
                                                smoothingFrames: smoothing * Double(fps), seed: seed)
+                // A conditional walk keeps one class: the first --class (default 0).
+                _ = try classRows(config.network.classes)   // refuses a class the checkpoint lacks
+                let walkLabels = config.network.classes > 0 ? [Int](repeating: classes.first ?? 0, count: sampleCount) : []
                 let images = try SampleExport.walkFrames(walk, count: sampleCount, grid: ImageGrid(gap: sampleCount == 1 ? 0 : 2),
-                                                         render: generate)
+                                                         render: { try generate($0, walkLabels.isEmpty ? [] : Array(repeating: walkLabels[0], count: $0.shape[0])) })
                 if output == .mp4 {
                     try FFmpegVideo.write(images, fps: fps, to: out)
                 } else {

@@ -11,7 +11,7 @@ struct MetricsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "metrics",
         abstract: "Measure sample quality: sliced Wasserstein distance (SWD) and MS-SSIM.",
-        subcommands: [SWD.self, MSSSIMCommand.self])
+        subcommands: [SWD.self, MSSSIMCommand.self, ClassesCommand.self])
 
     struct SWD: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -56,11 +56,15 @@ struct MetricsCommand: ParsableCommand {
                     guard config.network.channels == d.channels, config.network.resolution <= d.resolution else {
                         throw InputError("checkpoint is \(config.network.resolution)x\(config.network.resolution) with \(config.network.channels) channel(s); dataset \(data) is \(d.resolution)x\(d.resolution) with \(d.channels)")
                     }
+                    let classes = config.network.classes
+                    guard classes == 0 || classes == d.classCount else {
+                        throw InputError("checkpoint is conditioned on \(classes) classes but dataset \(data) has \(d.classCount)")
+                    }
                     let evaluator = try SWDEvaluator(data: d, resolution: config.network.resolution, count: images,
                                                      seed: seed, group: group)
                     result = try evaluator.evaluate(gs, latentSize: config.network.latentSize,
                                                     stageResolution: max(4, progress.resolution), alpha: progress.alpha,
-                                                    batch: batch)
+                                                    labelsFrom: classes > 0 ? d : nil, batch: batch)
                     kimg = Double(progress.imagesShown) / 1000
                 }
                 try mpi?.finalize()
@@ -153,7 +157,11 @@ struct MetricsCommand: ParsableCommand {
                 let rng = CounterRNG(seed: seed)
                 let l = config.network.latentSize
                 let z = Tensor(shape: [images, l], data: (0..<images * l).map { rng.normal(stream: 3, index: UInt64($0)) })
-                var x = try GradMode.with(false) { try gs(Var(z), resolution: max(4, progress.resolution), alpha: progress.alpha).value }
+                // A conditional generator: the classes in turn.
+                let labels = config.network.isConditional ? (0..<images).map { $0 % config.network.classes } : []
+                var x = try GradMode.with(false) {
+                    try gs(Var(z), labels: labels, resolution: max(4, progress.resolution), alpha: progress.alpha).value
+                }
                 while x.shape[2] < ImageBatch.minSize { x = x.upsampled2x() }
                 let batch = try ImageBatch(pixels: x.data.map { max(-1, min(1, $0)) }, count: images, channels: x.shape[1],
                                            height: x.shape[2], width: x.shape[3])

@@ -45,6 +45,8 @@ struct TrainCommand: ParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Reset Adam's moments at the start of every fade and every stable phase, as the authors do (default on; their -noreset turns it off).")
     var adamReset: Bool?
     @Option(help: "Decay a step of the generator's moving average Gs (paper: 0.999).") var emaBeta: Float?
+    @Flag(help: "Condition G and D on the dataset's class labels (G: one-hot label next to the latent; D: an auxiliary classifier). Needs a labelled dataset.")
+    var conditional = false
     @Option(help: "Report every this many thousand images.") var tickKimg: Double = 4
     @Option(help: "Checkpoint every this many ticks.") var checkpointTicks = 1
     @Option(help: "'auto' (newest checkpoint in --out, if any), 'none', or a checkpoint path.") var resume: String = "none"
@@ -74,8 +76,9 @@ struct TrainCommand: ParsableCommand {
     /// The resolved configuration: the preset at --resolution (default: the dataset's), then every
     /// override. Checked where it is used: against the dataset by `TrainingRun`, for the ranks by
     /// `Trainer`.
-    func resolvedConfig(datasetResolution: Int, channels: Int) -> TrainingConfig {
+    func resolvedConfig(datasetResolution: Int, channels: Int, classes: Int = 0) -> TrainingConfig {
         var c = preset.config(resolution: resolution ?? datasetResolution, channels: channels)
+        if conditional { c.network.classes = classes }
         if let seed { c.seed = seed }
         if let stabilizeKimg { c.schedule.stabilizeKimg = stabilizeKimg }
         if let fadeKimg { c.schedule.fadeKimg = fadeKimg }
@@ -103,7 +106,10 @@ struct TrainCommand: ParsableCommand {
         StopSignals.install()
         do {
             let data = try DatasetImages(path: self.data)
-            let config = resolvedConfig(datasetResolution: data.resolution, channels: data.channels)
+            if conditional && data.classCount == 0 {
+                throw InputError("--conditional: \(self.data) has no labels; create it from a folder with one subfolder a class (dataset create --images DIR), or from --fashion-mnist")
+            }
+            let config = resolvedConfig(datasetResolution: data.resolution, channels: data.channels, classes: data.classCount)
             let checkpoint = try resumePath()
             var options = RunOptions(directory: out)
             options.tickKimg = tickKimg

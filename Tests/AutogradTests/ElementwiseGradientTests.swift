@@ -1,3 +1,4 @@
+import Foundation
 import XCTest
 import Autograd
 import TensorKit
@@ -61,6 +62,20 @@ final class ElementwiseGradientTests: XCTestCase {
         assertOpGradients([x], "x + s") { $0[0] + 2.5 }
         assertOpGradients([x], "x - s") { $0[0] - 0.5 }
         assertOpGradients([x], "-x") { -$0[0] }
+    }
+
+    /// exp and log (the softmax cross-entropy of the conditional D is built from them): values
+    /// against libm in Double, and both orders of their rules.
+    func testExpAndLog() throws {
+        let x = TestTensors.normal(Self.full, seed: 21)
+        let p = TestTensors.positive(Self.full, seed: 22)
+        let ex = Var(x).exp().value, lp = Var(p).log().value
+        for i in 0..<x.count {
+            XCTAssertEqual(Double(ex.data[i]), Foundation.exp(Double(x.data[i])), accuracy: 2e-7 * Foundation.exp(Double(x.data[i])))
+            XCTAssertEqual(Double(lp.data[i]), Foundation.log(Double(p.data[i])), accuracy: 2e-7)
+        }
+        assertOpGradients([x], "exp") { $0[0].exp() }
+        assertOpGradients([p], "log") { $0[0].log() }
     }
 
     func testSquare() {

@@ -31,7 +31,9 @@ class TrainingCLITestCase: XCTestCase {
 
     /// A small 32x32 grayscale dataset of smooth synthetic images (written by the binary from a
     /// folder would need image files; Fashion-MNIST may be absent): made through the Storage API.
-    func makeDataset(_ name: String = "data.h5", count: Int = 64) throws -> String {
+    /// With `classes` > 0, image n is labelled n % classes (its pattern's y frequency follows n % 3)
+    /// and the classes are named "c0", "c1", ...
+    func makeDataset(_ name: String = "data.h5", count: Int = 64, classes: Int = 0) throws -> String {
         let file = path(name)
         var pixels = [UInt8](repeating: 0, count: count * 32 * 32)
         for n in 0..<count {
@@ -44,7 +46,9 @@ class TrainingCLITestCase: XCTestCase {
                 }
             }
         }
-        try ImageDatasetFile.create(at: file, resolution: 32, channels: 1, count: count, source: "test") { w in
+        try ImageDatasetFile.create(at: file, resolution: 32, channels: 1, count: count, source: "test", withLabels: classes > 0,
+                                    classNames: classes > 0 ? (0..<classes).map { "c\($0)" } : nil) { w in
+            if classes > 0 { try w.writeLabels((0..<count).map { Int64($0 % classes) }, rows: 0..<count) }
             var level = pixels
             var r = 32
             while true {
