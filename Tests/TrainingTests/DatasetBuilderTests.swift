@@ -89,7 +89,9 @@ final class DatasetBuilderTests: XCTestCase {
         try Data("junk".utf8).write(to: URL(fileURLWithPath: folder + "/a.png"))
         let out = directory + "/none.h5"
         XCTAssertThrowsError(try DatasetBuilder.imageFolder(directory: folder, output: out, resolution: 8, channels: 1, threads: 2)) {
-            XCTAssertTrue("\($0)".contains("no readable PNG or JPEG images (1 file(s) skipped)"), "\($0)")
+            // One line with the count and each file's reason.
+            XCTAssertTrue("\($0)".contains("no readable PNG or JPEG images (1 file(s) skipped: "), "\($0)")
+            XCTAssertTrue("\($0)".contains("a.png: not a JPEG or PNG file"), "\($0)")
         }
         XCTAssertFalse(FileManager.default.fileExists(atPath: out))
     }
