@@ -91,6 +91,7 @@ public enum DatasetBuilder {
                 let paths = Array(files[first..<min(files.count, first + chunk)])
                 var pixels: [UInt8] = []
                 pixels.reserveCapacity(paths.count * imageBytes)
+                // Readable images in file order; per-file data (such as a label) would be taken here.
                 for result in prepareAll(paths, size: resolution, channels: channels, threads: threads) {
                     switch result {
                     case .success(let chw): pixels += chw
