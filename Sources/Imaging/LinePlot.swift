@@ -1,14 +1,15 @@
 import Foundation
 
 /// A line chart drawn into an RGB image without fonts: axes with "nice" ticks (1, 2 or 5 times a
-/// power of ten) labelled by a built-in 3x5 digit bitmap, light grid lines, one colored line with
-/// square markers a series, and a legend of color swatches with numeric labels (e.g. a
-/// resolution). Enough to see a metric against training progress at a glance.
+/// power of ten) labelled by a built-in 3x5 bitmap of digits and a few letters, light grid lines,
+/// one colored line with square markers a series, a legend of color swatches with numeric labels
+/// (e.g. a resolution), and short axis titles. Enough to see a metric against training progress
+/// at a glance.
 public struct LinePlot: Sendable {
     /// One line of the chart.
     public struct Series: Sendable {
-        /// Shown next to the series' swatch: digits, '.', '-', '+', 'e', 'x' and spaces (other
-        /// characters are left blank).
+        /// Shown next to the series' swatch, in the characters of `LinePlot.glyphs` (others are
+        /// left blank).
         public var label: String
         /// The points, joined in order of x.
         public var points: [(x: Double, y: Double)]
@@ -47,11 +48,15 @@ public struct LinePlot: Sendable {
 
     /// Image size in pixels.
     public var width: Int, height: Int
+    /// Axis titles (in the characters of `glyphs`): x below its tick labels, y above the y axis.
+    public var xTitle: String, yTitle: String
 
-    public init(width: Int = 640, height: Int = 400) {
+    public init(width: Int = 640, height: Int = 400, xTitle: String = "", yTitle: String = "") {
         precondition(width >= 200 && height >= 120, "LinePlot: at least 200 x 120 pixels")
         self.width = width
         self.height = height
+        self.xTitle = xTitle
+        self.yTitle = yTitle
     }
 
     /// The color of series `index`.
@@ -66,7 +71,9 @@ public struct LinePlot: Sendable {
         let left = 8 + yLabelChars * LinePlot.advance + 6
         let legendChars = series.map(\.label.count).max() ?? 0
         let legend = series.count > 1 || legendChars > 0 ? 16 + 14 + legendChars * LinePlot.advance : 0
-        let top = 12, bottom = 6 + 5 * LinePlot.glyphScale + 12
+        let lineHeight = 5 * LinePlot.glyphScale
+        let top = yTitle.isEmpty ? 12 : 12 + lineHeight + 4
+        let bottom = 6 + lineHeight + 12 + (xTitle.isEmpty ? 0 : lineHeight + 6)
         return Frame(left: left, top: top, width: width - left - 14 - legend, height: height - top - bottom,
                      xRange: xRange, yRange: yRange, xTicks: xTicks, yTicks: yTicks)
     }
@@ -91,6 +98,9 @@ public struct LinePlot: Sendable {
             let text = LinePlot.format(t, step: xStep)
             LinePlot.draw(text, into: &image, x: x - text.count * LinePlot.advance / 2, y: f.top + f.height + 8, color: black)
         }
+        LinePlot.draw(yTitle, into: &image, x: max(2, f.left - yTitle.count * LinePlot.advance / 2), y: 6, color: black)
+        LinePlot.draw(xTitle, into: &image, x: f.left + (f.width - xTitle.count * LinePlot.advance) / 2,
+                      y: f.top + f.height + 8 + 5 * LinePlot.glyphScale + 6, color: black)
         // Axes on top of the grid.
         for x in f.left..<(f.left + f.width) { LinePlot.set(&image, x, f.top + f.height - 1, black) }
         for y in f.top..<(f.top + f.height) { LinePlot.set(&image, f.left, y, black) }
@@ -163,7 +173,8 @@ public struct LinePlot: Sendable {
         }
     }
 
-    /// 3x5 glyphs, one row a string of bits, top row first.
+    /// 3x5 glyphs, one row a string of bits, top row first: digits, signs, and the letters that
+    /// tick labels and the metrics' axis titles need.
     static let glyphs: [Character: [String]] = [
         "0": ["111", "101", "101", "101", "111"], "1": ["010", "110", "010", "010", "111"],
         "2": ["111", "001", "111", "100", "111"], "3": ["111", "001", "111", "001", "111"],
@@ -173,6 +184,11 @@ public struct LinePlot: Sendable {
         ".": ["000", "000", "000", "000", "010"], "-": ["000", "000", "111", "000", "000"],
         "+": ["000", "010", "111", "010", "000"], "e": ["111", "100", "111", "100", "111"],
         "x": ["000", "101", "010", "101", "000"],
+        "k": ["100", "101", "110", "101", "101"], "i": ["010", "000", "010", "010", "010"],
+        "m": ["000", "110", "111", "101", "101"], "g": ["011", "101", "011", "001", "110"],
+        "s": ["011", "100", "010", "001", "110"], "w": ["000", "101", "101", "111", "111"],
+        "d": ["001", "001", "011", "101", "011"], "(": ["001", "010", "010", "010", "001"],
+        ")": ["100", "010", "010", "010", "100"],
     ]
 
     /// Draws `text` with its top-left corner at (x, y), each glyph enlarged by `glyphScale`.

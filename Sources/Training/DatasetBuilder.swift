@@ -104,6 +104,7 @@ public enum DatasetBuilder {
                 var pixels: [UInt8] = []
                 var labels: [Int64] = []
                 pixels.reserveCapacity(paths.count * imageBytes)
+                // Readable images in file order, each with its file's label when the folder has classes.
                 for (path, result) in zip(paths, prepareAll(paths, size: resolution, channels: channels, threads: threads)) {
                     switch result {
                     case .success(let chw):

@@ -38,7 +38,7 @@ public enum FFmpegVideo {
         }
         try AtomicFile.write(path) { tmp in
             let log = FileManager.default.temporaryDirectory.appendingPathComponent("ffmpeg-\(getpid())-\(UUID().uuidString).log")
-            FileManager.default.createFile(atPath: log.path, contents: nil)
+            _ = FileManager.default.createFile(atPath: log.path, contents: nil)
             defer { try? FileManager.default.removeItem(at: log) }
             let process = Process()
             process.executableURL = URL(fileURLWithPath: ffmpeg)

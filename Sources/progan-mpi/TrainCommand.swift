@@ -49,6 +49,7 @@ struct TrainCommand: ParsableCommand {
     var conditional = false
     @Option(help: "Report every this many thousand images.") var tickKimg: Double = 4
     @Option(help: "Checkpoint every this many ticks.") var checkpointTicks = 1
+    @Option(help: "Checkpoints kept in --out (older ones are removed); more give 'metrics --run' a longer history.") var keepCheckpoints = 3
     @Option(help: "'auto' (newest checkpoint in --out, if any), 'none', or a checkpoint path.") var resume: String = "none"
     @OptionGroup var threads: ThreadsOption
     @Option(help: "Sliced Wasserstein distance every this many ticks (0: off); needs a final resolution >= 16.") var swdTicks = 0
@@ -70,6 +71,7 @@ struct TrainCommand: ParsableCommand {
         if let emaBeta, !(0...1).contains(emaBeta) { throw ValidationError("--ema-beta must be in 0...1, got \(emaBeta)") }
         guard tickKimg > 0 else { throw ValidationError("--tick-kimg must be positive") }
         guard checkpointTicks >= 1 else { throw ValidationError("--checkpoint-ticks must be >= 1") }
+        guard keepCheckpoints >= 1 else { throw ValidationError("--keep-checkpoints must be >= 1 (the newest is needed to resume)") }
         guard swdTicks >= 0, swdImages >= 2 else { throw ValidationError("--swd-ticks must be >= 0 and --swd-images >= 2") }
     }
 
@@ -114,6 +116,7 @@ struct TrainCommand: ParsableCommand {
             var options = RunOptions(directory: out)
             options.tickKimg = tickKimg
             options.checkpointTicks = checkpointTicks
+            options.keepCheckpoints = keepCheckpoints
             options.maxSteps = maxSteps
             options.swdTicks = swdTicks
             options.swdImages = swdImages

@@ -54,4 +54,24 @@ final class LinePlotTests: XCTestCase {
         let (_, single) = LinePlot.ticks([5, 5])
         XCTAssertTrue(single.contains(5) && single.upperBound > single.lowerBound)
     }
+
+    /// Titles make room for themselves: the plot area shrinks and their bands hold black glyph
+    /// pixels, which are white without titles.
+    func testAxisTitlesAreDrawnInTheirOwnBands() throws {
+        func blackPixels(_ image: Image, rows: Range<Int>) -> Int {
+            rows.reduce(0) { n, y in n + (0..<image.width).filter { image[$0, y, 0] == 0 && image[$0, y, 1] == 0 && image[$0, y, 2] == 0 }.count }
+        }
+        let plain = LinePlot(width: 400, height: 240)
+        let titled = LinePlot(width: 400, height: 240, xTitle: "kimg", yTitle: "swd x1e3")
+        let (f0, f1) = (plain.frame(for: series), titled.frame(for: series))
+        XCTAssertGreaterThan(f1.top, f0.top); XCTAssertLessThan(f1.height, f0.height)
+        let a = try PNGCodec.decode(try PNGCodec.encode(plain.render(series)), path: "a.png")
+        let b = try PNGCodec.decode(try PNGCodec.encode(titled.render(series)), path: "b.png")
+        // The top y tick label reaches 5 rows above the plot area; above that only a title is drawn.
+        XCTAssertEqual(blackPixels(a, rows: 0..<(f0.top - 5)), 0)
+        XCTAssertGreaterThan(blackPixels(b, rows: 0..<(f1.top - 5)), 30, "the y title above the plot")
+        let below = f1.top + f1.height + 8 + 10 + 2
+        XCTAssertGreaterThan(blackPixels(b, rows: below..<240), 20, "the x title under the tick labels")
+        XCTAssertEqual(blackPixels(a, rows: (f0.top + f0.height + 8 + 10 + 2)..<240), 0)
+    }
 }

@@ -6,11 +6,11 @@ import XCTest
 /// `generate`, `video` and `metrics --run` on a tiny real run, every file they write read back by
 /// a reader that is not its writer (libpng, HDF5's tools, the APNG chunk walker).
 final class GenerationToolsTests: TrainingCLITestCase {
-    /// A tiny run with a few ticks and checkpoints (the run keeps its last 3).
+    /// A tiny run with a tick and a checkpoint every step, all kept.
     func makeRun(steps: Int = 6) throws -> String {
         let data = try makeDataset()
         let out = path("run")
-        let r = try progan(tinyArguments(data: data, out: out) + ["--max-steps", "\(steps)", "--tick-kimg", "0.01"])
+        let r = try progan(tinyArguments(data: data, out: out) + ["--max-steps", "\(steps)", "--tick-kimg", "0.01", "--keep-checkpoints", "20"])
         XCTAssertTrue(r.succeeded, r.summary)
         return out
     }
@@ -98,7 +98,7 @@ final class GenerationToolsTests: TrainingCLITestCase {
     func testMetricsOverARunWriteATableAndAPlot() throws {
         let run = try makeRun()
         let cks = checkpoints(run)
-        XCTAssertGreaterThanOrEqual(cks.count, 2)
+        XCTAssertGreaterThan(cks.count, 3, "--keep-checkpoints 20 keeps more than the default 3")
         var r = try progan(["metrics", "swd", "--run", run, "--data", path("data.h5"), "--images", "16"], timeout: 300)
         XCTAssertTrue(r.succeeded, r.summary)
         let rows = try String(contentsOfFile: run + "/metrics-swd.jsonl", encoding: .utf8).split(separator: "\n").map {
@@ -112,8 +112,11 @@ final class GenerationToolsTests: TrainingCLITestCase {
             XCTAssertEqual(res, [32, 16], "levels of a 32x32 run")
             XCTAssertEqual(levels.count, 2)
             XCTAssertTrue(levels.allSatisfy { $0.isFinite && $0 > 0 })
-            XCTAssertEqual(row["resolution"] as? Int, 32)
         }
+        // The stage each checkpoint was at: a power of two up to 32, never shrinking.
+        let stages = rows.compactMap { $0["resolution"] as? Int }
+        XCTAssertEqual(stages.count, cks.count)
+        XCTAssertTrue(stages.allSatisfy { [4, 8, 16, 32].contains($0) } && stages == stages.sorted(), "\(stages)")
         // The plot, read by libpng: a line a level, so both of the first two palette colors appear.
         let plot = try PNGCodec.read(run + "/metrics-swd.png")
         XCTAssertEqual([plot.width, plot.height, plot.channels], [640, 400, 3])
