@@ -30,11 +30,14 @@ struct GenerateCommand: ParsableCommand {
             let z = Tensor(shape: [count, latentSize], data: (0..<count * latentSize).map { rng.normal(stream: 7, index: UInt64($0)) })
             let res = progress.resolution == 0 ? 4 : progress.resolution
             let x = try GradMode.with(false) { try gs(Var(z), resolution: res, alpha: progress.alpha).value }
-            let tmp = out + ".tmp-\(getpid())"
-            do {
-                try ImageGrid().write(x.data, count: count, channels: x.shape[1], height: x.shape[2], width: x.shape[3], to: tmp)
-                guard rename(tmp, out) == 0 else { throw InputError("\(out): cannot write (\(String(cString: strerror(errno))))") }
-            } catch { unlink(tmp); throw error }
+            // Missing folders are made, as 'dataset create' does; the PNG is written atomically.
+            let parent = (out as NSString).deletingLastPathComponent
+            if !parent.isEmpty {
+                do { try RunDirectory.create(parent) } catch {
+                    throw InputError("--out \(out): cannot make its folder: \(error)")
+                }
+            }
+            try ImageGrid().write(x.data, count: count, channels: x.shape[1], height: x.shape[2], width: x.shape[3], to: out)
             print("wrote \(out): \(count) samples at \(res)x\(res) from \(checkpoint) (\(String(format: "%.1f", Double(progress.imagesShown) / 1000)) kimg)")
         }
     }

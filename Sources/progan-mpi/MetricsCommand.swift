@@ -79,6 +79,11 @@ struct MetricsCommand: ParsableCommand {
         @Option(help: "Random pairs to average over.") var pairs = 1000
         @Option(help: "Seed of latents and pairs.") var seed: UInt64 = 1
 
+        func validate() throws {
+            guard images >= 2 else { throw ValidationError("--images must be at least 2 (pairs of distinct samples), got \(images)") }
+            guard pairs >= 1 else { throw ValidationError("--pairs must be at least 1, got \(pairs)") }
+        }
+
         func run() throws {
             reportingErrors {
                 let (gs, config, progress) = try Checkpoint.loadGenerator(checkpoint)
