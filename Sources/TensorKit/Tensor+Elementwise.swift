@@ -95,6 +95,9 @@ extension Tensor {
             } }
             return Tensor(shape: out, data: result)
         }
+        // An empty result (a rank holding no samples) has nothing to compute; the split below
+        // divides by the outermost extent.
+        if n == 0 { return Tensor(shape: out, data: result) }
         let (dims, st) = coalesce(out, [broadcastStrides(shape, to: out), broadcastStrides(other.shape, to: out),
                                         Tensor.strides(of: out)])
         data.withUnsafeBufferPointer { a in other.data.withUnsafeBufferPointer { b in
@@ -173,8 +176,8 @@ extension Tensor {
         }
         let tcount = Tensor.count(of: target)
         var acc = [Double](repeating: 0, count: tcount)
-        // Summing an empty batch gives zeros (and the split below divides by the outer extent).
-        if count == 0 { return Tensor(shape: target, data: acc.map { Float($0) }) }
+        // Nothing to add up (a rank holding no samples): zeros; the split below divides by an extent.
+        if count == 0 { return Tensor(shape: target, data: [Float](repeating: 0, count: tcount)) }
         if tcount == 1 {
             var s = 0.0
             data.withUnsafeBufferPointer { a in for v in a { s += Double(v) } }

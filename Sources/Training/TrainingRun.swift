@@ -51,6 +51,8 @@ public final class TrainingRun {
     private var swd: SWDEvaluator?
     private var metrics: FileHandle?
     private var tensorboard: TensorBoardLog?
+    /// Rank 0's lock on the run directory, held until the run object goes away.
+    private var lock: RunLock?
 
     /// Sets up a run; with `resume` loads the checkpoint first (all ranks read it). The one place
     /// that checks the data against the configuration (the `Trainer` validates the rest).
@@ -70,11 +72,28 @@ public final class TrainingRun {
                 ? "conditional training needs labels, but the dataset has none: create it from a folder with one subfolder a class, or train without --conditional"
                 : "the network is conditioned on \(config.network.classes) classes but the dataset has \(data.classCount)")
         }
+        try TrainingRun.checkMinibatches(config.schedule, datasetCount: data.count)
         trainer = try Trainer(config: config, group: group)
         if let checkpoint { try Checkpoint.load(checkpoint, into: trainer) }
         self.data = data
         self.options = options
         order = DataOrder(count: data.count, seed: config.seed)
+    }
+
+    /// A step must fit in the dataset and in a phase: a larger minibatch would draw images twice
+    /// in one step, or step over a whole fade-in or stabilization phase (the run could end
+    /// "done" at 4x4 after one step).
+    static func checkMinibatches(_ schedule: GrowthSchedule, datasetCount: Int) throws {
+        let phases = [("stabilization", schedule.stabilizeKimg), ("fade-in", schedule.fadeKimg)].filter { $0.1 > 0 }
+        for r in schedule.resolutions {
+            let mb = schedule.minibatch(at: r)
+            guard mb <= datasetCount else {
+                throw InputError("a global minibatch of \(mb) at \(r)x\(r) is more than the dataset's \(datasetCount) images: pass --minibatch \(datasetCount) or less")
+            }
+            for (name, kimg) in phases where Double(mb) > kimg * 1000 {
+                throw InputError("a global minibatch of \(mb) at \(r)x\(r) is longer than a \(name) phase of \(String(format: "%g", kimg * 1000)) images, so one step would pass over it: lower --minibatch, or raise --stabilize-kimg and --fade-kimg")
+            }
+        }
     }
 
     /// Runs until the schedule ends, `maxSteps` steps were taken, or a stop signal arrives.
@@ -130,7 +149,8 @@ public final class TrainingRun {
     private func begin() throws {
         try openOutputs()
         try trainer.config.json(pretty: true).write(toFile: options.directory + "/config.json", atomically: true, encoding: .utf8)
-        write(line: "start: \(trainer.progress.imagesShown / 1000) kimg done, \(String(format: "%.0f", trainer.config.schedule.totalKimg)) kimg to train, \(trainer.group.size) rank(s)")
+        let done = Double(trainer.progress.imagesShown) / 1000
+        write(line: "start: \(String(format: "%.3f", done)) kimg done (\(trainer.progress.imagesShown) images), \(String(format: "%g", trainer.config.schedule.totalKimg)) kimg to train, \(trainer.group.size) rank(s)")
         if trainer.progress.imagesShown == 0 { try writeGrid(name: "reals.png", tag: "reals", samples: try realsGrid()) }
     }
 
@@ -203,7 +223,12 @@ public final class TrainingRun {
 
     private func openOutputs() throws {
         let fm = FileManager.default
-        try fm.createDirectory(atPath: options.directory, withIntermediateDirectories: true)
+        try RunDirectory.create(options.directory)
+        // Before touching anything: another run may be writing here (its temporary checkpoint
+        // would look like a killed run's leftover).
+        lock = try RunLock(directory: options.directory)
+        // A run killed after its last checkpoint left records past it; the resumed run writes them again.
+        try RunDirectory.trimMetrics(options.directory + "/metrics.jsonl", toImages: trainer.progress.imagesShown)
         for name in ["log.txt", "metrics.jsonl"] where !fm.fileExists(atPath: options.directory + "/" + name) {
             guard fm.createFile(atPath: options.directory + "/" + name, contents: nil) else {
                 throw InputError("cannot create \(options.directory)/\(name): check that the run directory is writable")

@@ -23,3 +23,27 @@ struct ThreadsOption: ParsableArguments {
         Parallel.threads = threads
     }
 }
+
+/// The arguments with every "--name -5" written "--name=-5". ArgumentParser takes a word that
+/// starts with "-" for an option, so "--minibatch -1" answered "Missing value for
+/// '--minibatch'"; joined, the value reaches the option, whose check then says what is wrong
+/// ("--minibatch must be positive"). Only numbers are joined (-1, -0.5, -inf, -nan).
+func joiningNegativeValues(_ arguments: [String]) -> [String] {
+    func isNegativeNumber(_ word: String) -> Bool {
+        guard word.hasPrefix("-"), word.count > 1 else { return false }
+        return Double(word) != nil
+    }
+    var out: [String] = []
+    var i = 0
+    while i < arguments.count {
+        let word = arguments[i]
+        if word.hasPrefix("--"), word.count > 2, !word.contains("="), i + 1 < arguments.count, isNegativeNumber(arguments[i + 1]) {
+            out.append(word + "=" + arguments[i + 1])
+            i += 2
+        } else {
+            out.append(word)
+            i += 1
+        }
+    }
+    return out
+}

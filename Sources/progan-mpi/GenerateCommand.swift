@@ -125,6 +125,13 @@ struct GenerateCommand: ParsableCommand {
                 return Tensor(shape: shape, data: data)
             }
             let kimg = String(format: "%.1f", Double(progress.imagesShown) / 1000)
+            // Missing folders are made, as 'dataset create' does; every file is written atomically.
+            let parent = (out as NSString).deletingLastPathComponent
+            if !parent.isEmpty {
+                do { try RunDirectory.create(parent) } catch {
+                    throw InputError("--out \(out): cannot make its folder: \(error)")
+                }
+            }
             let what: String
             switch output {
             case .grid, .folder, .hdf5:

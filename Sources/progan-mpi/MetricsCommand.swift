@@ -126,7 +126,8 @@ struct MetricsCommand: ParsableCommand {
 
         func validate() throws {
             guard (checkpoint == nil) != (runDirectory == nil) else { throw ValidationError("pass --checkpoint CK or --run RUN") }
-            guard images >= 2, pairs >= 1 else { throw ValidationError("--images must be >= 2 and --pairs >= 1") }
+            guard images >= 2 else { throw ValidationError("--images must be at least 2 (pairs of distinct samples), got \(images)") }
+            guard pairs >= 1 else { throw ValidationError("--pairs must be at least 1, got \(pairs)") }
         }
 
         func run() throws {

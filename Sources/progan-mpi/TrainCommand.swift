@@ -69,7 +69,13 @@ struct TrainCommand: ParsableCommand {
         if let lr, !(lr > 0 && lr.isFinite) { throw ValidationError("--lr must be a positive number, got \(lr)") }
         if let gpTarget, !(gpTarget > 0 && gpTarget.isFinite) { throw ValidationError("--gp-target must be a positive number, got \(gpTarget)") }
         if let emaBeta, !(0...1).contains(emaBeta) { throw ValidationError("--ema-beta must be in 0...1, got \(emaBeta)") }
-        guard tickKimg > 0 else { throw ValidationError("--tick-kimg must be positive") }
+        // Finite: an infinite length cannot be trained, and config.json cannot hold it.
+        for (name, value) in [("--kimg", kimg), ("--stabilize-kimg", stabilizeKimg), ("--fade-kimg", fadeKimg)] {
+            if let value, !(value >= 0 && value.isFinite) {
+                throw ValidationError("\(name) must be a finite number of thousands of images, 0 or more, got \(value)")
+            }
+        }
+        guard tickKimg > 0, tickKimg.isFinite else { throw ValidationError("--tick-kimg must be a positive finite number, got \(tickKimg)") }
         guard checkpointTicks >= 1 else { throw ValidationError("--checkpoint-ticks must be >= 1") }
         guard keepCheckpoints >= 1 else { throw ValidationError("--keep-checkpoints must be >= 1 (the newest is needed to resume)") }
         guard swdTicks >= 0, swdImages >= 2 else { throw ValidationError("--swd-ticks must be >= 0 and --swd-images >= 2") }

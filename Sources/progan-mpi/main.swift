@@ -21,7 +21,7 @@ tuneAllocator()
 // ArgumentParser's own error output adds usage text; a user sees one line instead, with the
 // same exit codes (help and --version still print normally).
 do {
-    var command = try ProganMPI.parseAsRoot()
+    var command = try ProganMPI.parseAsRoot(joiningNegativeValues(Array(CommandLine.arguments.dropFirst())))
     try command.run()
 } catch {
     if ProganMPI.exitCode(for: error) == .success { ProganMPI.exit(withError: error) }

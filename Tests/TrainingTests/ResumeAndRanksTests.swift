@@ -183,7 +183,7 @@ final class ResumeAndRanksTests: TrainingCLITestCase {
         XCTAssertEqual(r.stdout.components(separatedBy: "start: ").count - 1, 1, r.stdout)
         XCTAssertTrue(r.stdout.contains("8 rank(s)"), r.stdout)
         let files = try FileManager.default.contentsOfDirectory(atPath: out).sorted()
-        XCTAssertEqual(files, ["checkpoint-000000032.h5", "config.json", "fakes-000000032.png", "log.txt", "metrics.jsonl",
+        XCTAssertEqual(files, [".lock", "checkpoint-000000032.h5", "config.json", "fakes-000000032.png", "log.txt", "metrics.jsonl",
                                "reals.png", "tensorboard"])
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: out + "/tensorboard").count, 1)
         let log = try String(contentsOfFile: out + "/log.txt", encoding: .utf8)
