@@ -47,7 +47,7 @@ public struct RunMetrics {
     /// - Returns: the two paths.
     @discardableResult
     public func write(prefix: String, plot: LinePlot? = nil) throws -> (table: String, chart: String) {
-        let plot = plot ?? LinePlot(xTitle: "kimg", yTitle: metric == "swd" ? "swd x1e3" : metric)
+        let plot = plot ?? LinePlot(xTitle: "kimg", yTitle: metric == "swd" ? "swd x1000" : metric)
         let table = prefix + ".jsonl", chart = prefix + ".png"
         let text = try jsonLines()
         try AtomicFile.write(table) { tmp in
