@@ -23,6 +23,7 @@ public func runCollectiveGradientSelfTest(_ group: ProcessGroup) throws -> Strin
         try checkGatherGradients(group, rowsPerRank: rows, check: check)
     }
     try checkSlabConvolution(group, check: check)
+    try checkSubgroupGather(group, check: check)
     var worst = 0.0
     try checkHaloExchangeByFiniteDifferences(group) { name, analytic, numeric in
         checks += 1
@@ -37,7 +38,7 @@ public func runCollectiveGradientSelfTest(_ group: ProcessGroup) throws -> Strin
     return "mpi-selftest gradients passed: \(checks) checks on \(group.size) rank(s) "
         + "(variable-count all-gather and reduce-scatter, first and second order; halo exchange by "
         + "finite differences, first and second order, worst \(String(format: "%.2g", worst)) of the tolerance; "
-        + "slab convolution against the whole image, to second order)"
+        + "slab convolution against the whole image, to second order; row all-gather in subgroups of 2)"
 }
 
 /// A differentiable collective whose value or gradient differed from its closed form on some rank.
@@ -202,4 +203,26 @@ private func checkSlabConvolution(_ group: ProcessGroup, check: (String, [Float]
         group.allReduceSum(&sum)
         check("slab convolution \(name) summed over ranks", sum, whole[k].data)
     }
+}
+
+/// `subgroup(colors:)` (MPI_Comm_split) in pairs of consecutive ranks, and the row all-gather
+/// within a pair: rank m sends `1 + m % 3` rows valued `100 m + j`; weighting the gathered map
+/// by the subgroup rank + 1 on each member gives every slab the gradient `k (k + 1) / 2` for k
+/// members (the reduce-scatter of the copies). The world's collectives are untouched.
+private func checkSubgroupGather(_ group: ProcessGroup, check: (String, [Float], [Float]) -> Void) throws {
+    let (n, r) = (group.size, group.rank)
+    let colors = (0..<n).map { $0 / 2 }
+    let pair = group.subgroup(colors: colors)
+    let members = (0..<n).filter { colors[$0] == colors[r] }
+    let rows = members.map { 1 + $0 % 3 }
+    let x = Var(Tensor(shape: [1, 1, rows[pair.rank], 2], data: (0..<2 * rows[pair.rank]).map { Float(100 * r + $0) }),
+                requiresGrad: true)
+    let y = try x.allGatherRows(pair, rows: rows)
+    check("subgroup allGatherRows, rank \(r)", y.value.data, members.flatMap { m in (0..<2 * (1 + m % 3)).map { Float(100 * m + $0) } })
+    let g = try gradients(of: (y * Float(pair.rank + 1)).sum(), wrt: [x])[0]
+    let k = members.count
+    check("subgroup allGatherRows gradient, rank \(r)", g.value.data, [Float](repeating: Float(k * (k + 1) / 2), count: 2 * rows[pair.rank]))
+    var world: [Float] = [1]
+    group.allReduceSum(&world)
+    check("world after subgroup", world, [Float(n)])
 }
