@@ -31,6 +31,12 @@ public protocol Collective: AnyObject {
     /// receive (a slab at the image's edge); nothing received reads as zeros. Every rank of the
     /// group calls it together, like a collective, with sends and receives that pair up.
     func sendReceive(_ x: [Float], to destination: Int?, from source: Int?, receiveCount: Int) -> [Float]
+    /// The ranks r of this group with `colors[r] == colors[rank]`, as a group of their own, in
+    /// their order here: spatial parallelism's data groups, whose collectives (gathering a map's
+    /// slabs, summing partial norms) span one group while the gradient all-reduce spans this
+    /// one. `colors` (one entry >= 0 a rank) is the same on every rank, which computes it from
+    /// the layout (`SpatialLayout`); every rank of this group calls it together.
+    func subgroup(colors: [Int]) -> Collective
 }
 
 extension Collective {
@@ -110,4 +116,90 @@ public struct BatchShards: Equatable, Sendable {
 
     /// Every rank's sample count, in rank order.
     public var counts: [Int] { (0..<parts).map { range(of: $0).count } }
+}
+
+extension Collective {
+    /// The fallback: a `ParentSubgroup` that runs each of its collectives as one over this whole
+    /// group (MPI's communicator overrides it with a real one, MPI_Comm_split).
+    public func subgroup(colors: [Int]) -> Collective { ParentSubgroup(self, colors: colors) }
+}
+
+/// A subgroup implemented on its parent's collectives: every call is a collective of the
+/// parent (an all-gather of every rank's buffer, of which each rank keeps its members'), and
+/// point-to-point translates ranks. Correct for any `Collective`, simulated ranks included, but
+/// it moves the whole parent's data, and all subgroups must make the same sequence of calls
+/// together (as SPMD code that runs the same graph in every group does). Counts travel as
+/// floats: exact below 2^24 elements a buffer.
+public final class ParentSubgroup: Collective {
+    /// The group this one is carved from.
+    public let parent: Collective
+    /// The parent ranks of this subgroup, in subgroup rank order.
+    public let members: [Int]
+    public let rank: Int
+    public var size: Int { members.count }
+
+    /// Needs no message: every rank knows every rank's color.
+    /// - Precondition: one color >= 0 a rank of `parent`.
+    public init(_ parent: Collective, colors: [Int]) {
+        precondition(colors.count == parent.size && colors.allSatisfy { $0 >= 0 },
+                     "subgroup: colors \(colors) for \(parent.size) ranks")
+        self.parent = parent
+        members = colors.indices.filter { colors[$0] == colors[parent.rank] }
+        rank = members.firstIndex(of: parent.rank)!
+    }
+
+    /// Every member's buffer, in subgroup rank order (buffers of any length).
+    private func gatherMembers(_ x: [Float]) -> [[Float]] {
+        precondition(x.count < 1 << 24, "subgroup: \(x.count) elements exceed the fallback's float-coded counts")
+        var counts = parent.allGather([Float(x.count)]).map { Int($0) }
+        // This rank's own count is known; simulated ranks (`replayRanks`) read zeros from
+        // the others in their first, unsettled pass.
+        counts[parent.rank] = x.count
+        let flat = parent.allGather(x, counts: counts)
+        var starts = [0]
+        for c in counts { starts.append(starts.last! + c) }
+        return members.map { Array(flat[starts[$0] ..< starts[$0 + 1]]) }
+    }
+
+    /// `buffer` cut or zero-padded to `count`: a member sent another length only in an
+    /// unsettled simulated pass (on real ranks the callers' counts agree).
+    private func fitted(_ buffer: [Float], _ count: Int) -> [Float] {
+        buffer.count == count ? buffer : Array((buffer + [Float](repeating: 0, count: max(0, count - buffer.count))).prefix(count))
+    }
+
+    private func sumMembers(_ x: [Float]) -> [Float] {
+        let all = gatherMembers(x).map { fitted($0, x.count) }
+        // In rank order, as an all-reduce of equal buffers would add them.
+        return x.indices.map { i in all.reduce(Float(0)) { $0 + $1[i] } }
+    }
+
+    public func allGather(_ x: [Float]) -> [Float] {
+        gatherMembers(x).flatMap { fitted($0, x.count) }
+    }
+
+    public func reduceScatter(_ x: [Float]) -> [Float] {
+        precondition(x.count % size == 0, "reduceScatter: \(x.count) elements on \(size) ranks")
+        let block = x.count / size
+        return Array(sumMembers(x)[rank * block ..< (rank + 1) * block])
+    }
+
+    public func allReduceSum(_ x: inout [Float]) { x = sumMembers(x) }
+
+    public func allGather(_ x: [Float], counts: [Int]) -> [Float] {
+        precondition(counts.count == size && x.count == counts[rank], "allGather: \(x.count) elements on rank \(rank), counts \(counts)")
+        return zip(gatherMembers(x), counts).flatMap { fitted($0, $1) }
+    }
+
+    public func reduceScatter(_ x: [Float], counts: [Int]) -> [Float] {
+        precondition(counts.count == size && x.count == counts.reduce(0, +), "reduceScatter: \(x.count) elements, counts \(counts)")
+        let first = counts[..<rank].reduce(0, +)
+        return Array(sumMembers(x)[first ..< first + counts[rank]])
+    }
+
+    public func sendReceive(_ x: [Float], to destination: Int?, from source: Int?, receiveCount: Int) -> [Float] {
+        precondition([destination, source].allSatisfy { $0.map { (0..<size).contains($0) } ?? true },
+                     "sendReceive: a peer outside the subgroup of \(size)")
+        return parent.sendReceive(x, to: destination.map { members[$0] }, from: source.map { members[$0] },
+                                  receiveCount: receiveCount)
+    }
 }

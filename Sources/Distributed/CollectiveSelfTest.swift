@@ -144,6 +144,18 @@ public func runCollectiveSelfTest(_ comm: Communicator) throws -> String {
     check("duplicate rank and size", [copy.rank, copy.size], [r, n])
     check("duplicate allReduce", try copy.allReduce(Int64(1), op: .sum), Int64(n))
 
+    // Split into the even and the odd ranks, each ordered from the highest rank down: ranks and
+    // sizes in closed form, and a collective over one half sees that half only.
+    let half = try comm.split(color: r % 2, key: -r)
+    let members = (0..<n).filter { $0 % 2 == r % 2 }.reversed().map { $0 }
+    check("split rank and size", [half.rank, half.size], [members.firstIndex(of: r)!, members.count])
+    check("split allGather", try half.allGather(sending: [Float(r)]), members.map { Float($0) })
+    check("split allReduce", try half.allReduce(Int64(r), op: .sum), Int64(members.reduce(0, +)))
+    check("split sendReceive", half.sendReceive([Float(r)], to: half.rank > 0 ? half.rank - 1 : nil,
+                                                from: half.rank < half.size - 1 ? half.rank + 1 : nil, receiveCount: 1),
+          [half.rank < half.size - 1 ? Float(members[half.rank + 1]) : 0])
+    check("world after split", try comm.allReduce(Int64(1), op: .sum), Int64(n))
+
     let failedEverywhere = try comm.allReduce(Int64(failures.count), op: .sum)
     if failedEverywhere > 0 {
         throw CollectiveSelfTestError(rank: r, failures: failures, failuresOnAllRanks: Int(failedEverywhere))
@@ -151,6 +163,6 @@ public func runCollectiveSelfTest(_ comm: Communicator) throws -> String {
     return "mpi-selftest passed: \(checks) checks on \(n) rank(s), thread level "
         + "\(comm.environment.providedThreadLevel) (barrier, broadcast, allReduce sum/max/min, "
         + "allGather, allGatherv, gather, reduceScatter, known-count allGatherv/reduceScatter, sendReceive, "
-        + "Collective, duplicate)"
+        + "Collective, duplicate, split)"
 }
 

@@ -4,7 +4,7 @@ import Foundation
 /// The collective a rank is waiting in, named like the MPI call for the watchdog's message.
 public enum CollectiveKind: UInt8, CustomStringConvertible, Sendable, CaseIterable {
     case barrier = 1, broadcast, allReduce, allGather, allGatherv, reduceScatter, gather, gatherv, duplicate,
-         reduceScatterv, sendReceive
+         reduceScatterv, sendReceive, split
 
     public var description: String {
         switch self {
@@ -19,6 +19,7 @@ public enum CollectiveKind: UInt8, CustomStringConvertible, Sendable, CaseIterab
         case .duplicate: return "MPI_Comm_dup"
         case .reduceScatterv: return "MPI_Reduce_scatter"
         case .sendReceive: return "MPI_Sendrecv"
+        case .split: return "MPI_Comm_split"
         }
     }
 }

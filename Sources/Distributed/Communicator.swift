@@ -76,6 +76,28 @@ public final class Communicator {
                                 watchdog: watchdog.isStarted ? watchdog.configuration : nil)
     }
 
+    /// The ranks of this group that pass the same `color`, as a new communicator
+    /// (MPI_Comm_split): ranked by `key`, ties by their rank here, with its own watchdog of the
+    /// same configuration (or none). Collective: every rank of this group calls it together.
+    /// Spatial parallelism splits the world into one communicator per data group (the ranks
+    /// sharing images) while the gradient all-reduce stays on the world.
+    /// - Parameters:
+    ///   - color: the subgroup to join, `>= 0` (every rank joins one; MPI_UNDEFINED is not offered).
+    ///   - key: the order inside the subgroup.
+    /// - Throws: `MPIError` for a negative color or if MPI_Comm_split fails.
+    public func split(color: Int, key: Int) throws -> Communicator {
+        guard (0...Int(Int32.max)).contains(color), (Int(Int32.min)...Int(Int32.max)).contains(key) else {
+            throw MPIError(call: CollectiveKind.split.description, code: MPI_ERR_ARG,
+                           detail: "color \(color) and key \(key): the color must be in 0...\(Int32.max), the key a 32-bit integer")
+        }
+        var part: MPI_Comm? = nil
+        try run(.split) { MPI_Comm_split(handle, Int32(color), Int32(key), &part) }
+        guard let part else { throw MPIError(call: "MPI_Comm_split", code: MPI_ERR_OTHER, detail: "no communicator returned") }
+        // The new communicator inherits MPI_ERRORS_RETURN from this one.
+        return try Communicator(environment: environment, handle: part, ownsHandle: true,
+                                watchdog: watchdog.isStarted ? watchdog.configuration : nil)
+    }
+
     /// What the caller is doing, named in watchdog and abort messages (e.g. "step 1234, D
     /// gradient allreduce"). Set it per step or phase: it takes a lock, collectives do not.
     public var label: String {

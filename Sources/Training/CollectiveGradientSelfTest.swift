@@ -22,6 +22,8 @@ public func runCollectiveGradientSelfTest(_ group: ProcessGroup) throws -> Strin
     for rows in [(0..<group.size).map { $0 % 3 }, [Int](repeating: 2, count: group.size)] {
         try checkGatherGradients(group, rowsPerRank: rows, check: check)
     }
+    try checkSlabConvolution(group, check: check)
+    try checkSubgroupGather(group, check: check)
     var worst = 0.0
     try checkHaloExchangeByFiniteDifferences(group) { name, analytic, numeric in
         checks += 1
@@ -35,7 +37,8 @@ public func runCollectiveGradientSelfTest(_ group: ProcessGroup) throws -> Strin
     }
     return "mpi-selftest gradients passed: \(checks) checks on \(group.size) rank(s) "
         + "(variable-count all-gather and reduce-scatter, first and second order; halo exchange by "
-        + "finite differences, first and second order, worst \(String(format: "%.2g", worst)) of the tolerance)"
+        + "finite differences, first and second order, worst \(String(format: "%.2g", worst)) of the tolerance; "
+        + "slab convolution against the whole image, to second order; row all-gather in subgroups of 2)"
 }
 
 /// A differentiable collective whose value or gradient differed from its closed form on some rank.
@@ -161,4 +164,65 @@ private func checkHaloExchangeByFiniteDifferences(_ group: ProcessGroup,
             check("halo exchange d(u . dL/dx)/dx, rank \(p) element \(index)", analytic[1], try stencil(totalM))
         }
     }
+}
+
+/// The slab convolution (fused, slope 1/4) across real ranks against the whole image, which
+/// every rank also computes alone: rank r holds `1 + r % 3` rows of one image (N 1, C 2, O 2,
+/// W 3). Values, the input gradient's rows, the weight and bias gradients summed over the ranks,
+/// and the second-order gradients of `M = <v, dL/dx> + <p, dL/dw>` must be equal bit for bit:
+/// with dyadic inputs of a few bits and slope 1/4 every float32 operation is exact (at most 18
+/// terms of 8-bit products a sum, three factors deep: far inside 24 bits), so any order of
+/// summation gives the same number, and a wrong halo row or misrouted gradient changes a
+/// whole term.
+private func checkSlabConvolution(_ group: ProcessGroup, check: (String, [Float], [Float]) -> Void) throws {
+    let (n, r) = (group.size, group.rank)
+    let rows = (0..<n).map { 1 + $0 % 3 }, height = rows.reduce(0, +), first = rows[..<r].reduce(0, +)
+    func dyadic(_ shape: [Int], _ seed: Int) -> Tensor {
+        Tensor(shape: shape, data: (0..<Tensor.count(of: shape)).map { Float((seed * 37 + $0 * 11) % 29 - 14) / 16 })
+    }
+    let x = dyadic([1, 2, height, 3], 3), w = dyadic([2, 2, 3, 3], 5), b = dyadic([2], 7)
+    let u = dyadic([1, 2, height, 3], 11), v = dyadic([1, 2, height, 3], 13), p = dyadic([2, 2, 3, 3], 17)
+    func mine(_ t: Tensor) -> Tensor { t.narrowed(axis: 2, start: first, length: rows[r]) }
+    func run(_ x: Tensor, _ u: Tensor, _ v: Tensor, slab: Bool) throws -> [Tensor] {
+        let (xv, wv, bv) = (Var(x, requiresGrad: true), Var(w, requiresGrad: true), Var(b, requiresGrad: true))
+        let y = slab
+            ? try Var.slabConv2dBiasLeakyReLU(xv, wv, bv, slope: 0.25, group, above: r > 0 ? r - 1 : nil, below: r < n - 1 ? r + 1 : nil)
+            : try Var.conv2dBiasLeakyReLU(xv, wv, bv, slope: 0.25)
+        let g = try gradients(of: (y * Var(u)).sum(), wrt: [xv, wv, bv], createGraph: true)
+        let m = try (g[0] * Var(v)).sum() + (g[1] * Var(p)).sum()
+        let second = try gradients(of: m, wrt: [xv, wv])
+        return [y.value, g[0].value, g[1].value, g[2].value, second[0].value, second[1].value]
+    }
+    let whole = try run(x, u, v, slab: false)
+    let part = try run(mine(x), mine(u), mine(v), slab: true)
+    for (k, name) in [(0, "value"), (1, "dL/dx"), (4, "dM/dx")] {
+        check("slab convolution \(name), rank \(r)", part[k].data, mine(whole[k]).data)
+    }
+    for (k, name) in [(2, "dL/dw"), (3, "dL/db"), (5, "dM/dw")] {
+        var sum = part[k].data
+        group.allReduceSum(&sum)
+        check("slab convolution \(name) summed over ranks", sum, whole[k].data)
+    }
+}
+
+/// `subgroup(colors:)` (MPI_Comm_split) in pairs of consecutive ranks, and the row all-gather
+/// within a pair: rank m sends `1 + m % 3` rows valued `100 m + j`; weighting the gathered map
+/// by the subgroup rank + 1 on each member gives every slab the gradient `k (k + 1) / 2` for k
+/// members (the reduce-scatter of the copies). The world's collectives are untouched.
+private func checkSubgroupGather(_ group: ProcessGroup, check: (String, [Float], [Float]) -> Void) throws {
+    let (n, r) = (group.size, group.rank)
+    let colors = (0..<n).map { $0 / 2 }
+    let pair = group.subgroup(colors: colors)
+    let members = (0..<n).filter { colors[$0] == colors[r] }
+    let rows = members.map { 1 + $0 % 3 }
+    let x = Var(Tensor(shape: [1, 1, rows[pair.rank], 2], data: (0..<2 * rows[pair.rank]).map { Float(100 * r + $0) }),
+                requiresGrad: true)
+    let y = try x.allGatherRows(pair, rows: rows)
+    check("subgroup allGatherRows, rank \(r)", y.value.data, members.flatMap { m in (0..<2 * (1 + m % 3)).map { Float(100 * m + $0) } })
+    let g = try gradients(of: (y * Float(pair.rank + 1)).sum(), wrt: [x])[0]
+    let k = members.count
+    check("subgroup allGatherRows gradient, rank \(r)", g.value.data, [Float](repeating: Float(k * (k + 1) / 2), count: 2 * rows[pair.rank]))
+    var world: [Float] = [1]
+    group.allReduceSum(&world)
+    check("world after subgroup", world, [Float(n)])
 }

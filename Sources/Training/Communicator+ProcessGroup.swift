@@ -1,4 +1,5 @@
 import Distributed
+import Autograd
 import Foundation
 
 /// The MPI communicator as the model's `Collective` (its non-throwing allGather, reduceScatter
@@ -13,5 +14,18 @@ extension Communicator: ProcessGroup {
         var y = x
         try allReduce(&y, op: .sum)
         return y
+    }
+}
+
+extension Communicator {
+    /// The model's subgroup as a real MPI communicator (`split(color:key:)`, ranked as here);
+    /// like the other non-throwing collectives it ends the job on an MPI error.
+    public func subgroup(colors: [Int]) -> Collective {
+        precondition(colors.count == size, "subgroup: \(colors.count) colors for \(size) ranks")
+        do {
+            return try split(color: colors[rank], key: rank)
+        } catch {
+            abort("progan-mpi: rank \(rank): \(error): aborting the job")
+        }
     }
 }

@@ -263,4 +263,5 @@ final class PhaseTaggedCollective: Collective {
         inner.sendReceive(x, to: destination, from: source, receiveCount: receiveCount)
     }
     func allReduceSum(_ x: inout [Float]) { inner.allReduceSum(&x) }
+    func subgroup(colors: [Int]) -> Collective { PhaseTaggedCollective(inner.subgroup(colors: colors)) }
 }

@@ -1,0 +1,95 @@
+import TensorKit
+
+// Ops on row slabs for spatial parallelism (docs/ARCHITECTURE.md, "Spatial parallelism (in
+// progress)"): a rank of a spatial group holds rows of each of its group's images. The gathers
+// along H are the all-gather / reduce-scatter pair of `Ops+Collective.swift` on axis 2 instead
+// of axis 0, each other's adjoint and both linear; the sum over the group is its own adjoint. So
+// every rule is again one of these ops, and double backward (the gradient penalty) is exact.
+
+extension Var {
+    /// Sums this tensor over the ranks of `comm` (equal shapes): every rank gets the sum. Its
+    /// adjoint is the same sum of the upstream gradients: each rank's copy of the sum feeds its
+    /// own loss, and the total loss is the sum over ranks. (The gradient penalty's per-sample
+    /// squared norm: partial sums over each slab, summed over the spatial group.)
+    public func allReduceSum(_ comm: Collective) -> Var {
+        if comm.size == 1 { return self }
+        var data = value.data
+        comm.allReduceSum(&data)
+        return Var.op(Tensor(shape: shape, data: data), [self]) { _, g, _ in [g.allReduceSum(comm)] }
+    }
+
+    /// Concatenates the ranks' row slabs along H (axis 2), in rank order, where rank r holds
+    /// `rows[r]` rows: [N, C, rows[rank], W] -> [N, C, sum(rows), W] on every rank (N, C and W
+    /// equal on all ranks). Its backward is `reduceScatterRows`.
+    /// - Throws: `ShapeError` if this is not NCHW with `rows[rank]` rows or `rows` does not have
+    ///   one entry a rank.
+    public func allGatherRows(_ comm: Collective, rows: [Int]) throws -> Var {
+        guard shape.count == 4, rows.count == comm.size, rows.allSatisfy({ $0 >= 1 }), shape[2] == rows[comm.rank] else {
+            throw ShapeError("allGatherRows", "rank \(comm.rank) holds \(shape), rows per rank \(rows)")
+        }
+        if comm.size == 1 { return self }
+        let (n, c, w) = (shape[0], shape[1], shape[3])
+        let flat = comm.allGather(value.data, counts: rows.map { n * c * $0 * w })
+        var parts: [Tensor] = []
+        var offset = 0
+        for h in rows {
+            let count = n * c * h * w
+            parts.append(Tensor(shape: [n, c, h, w], data: Array(flat[offset ..< offset + count])))
+            offset += count
+        }
+        return Var.op(Tensor.concat(parts, axis: 2), [self]) { _, g, _ in [try g.reduceScatterRows(comm, rows: rows)] }
+    }
+
+    /// Sums the ranks' whole maps [N, C, sum(rows), W] (equal shapes) and keeps this rank's
+    /// slab: the `rows[rank]` rows after those of the lower ranks. The adjoint of
+    /// `allGatherRows`, and its backward is that gather.
+    /// - Throws: `ShapeError` if `rows` does not sum to H or does not have one entry a rank.
+    public func reduceScatterRows(_ comm: Collective, rows: [Int]) throws -> Var {
+        guard shape.count == 4, rows.count == comm.size, rows.allSatisfy({ $0 >= 1 }), rows.reduce(0, +) == shape[2] else {
+            throw ShapeError("reduceScatterRows", "H of \(shape) is not the sum of the rows per rank \(rows)")
+        }
+        if comm.size == 1 { return self }
+        let (n, c, w) = (shape[0], shape[1], shape[3])
+        // Rank-major blocks, so that each rank's slab is one contiguous block of the sum.
+        var flat: [Float] = []
+        flat.reserveCapacity(value.count)
+        var first = 0
+        for h in rows {
+            flat += value.narrowed(axis: 2, start: first, length: h).data
+            first += h
+        }
+        let mine = comm.reduceScatter(flat, counts: rows.map { n * c * $0 * w })
+        return Var.op(Tensor(shape: [n, c, rows[comm.rank], w], data: mine), [self]) { _, g, _ in
+            [try g.allGatherRows(comm, rows: rows)]
+        }
+    }
+
+    /// The rows of `conv2d(whole image, w)` that fall in this rank's slab `x` [N, C, h, W]
+    /// (3x3 or 1x1 kernel): one halo row from each neighbour (`haloExchange`; zeros at the
+    /// image's edges, as the whole image's padding), the same-padded convolution of the h + 2
+    /// rows, and its middle h rows, whose 3x3 windows lie inside them. A 1x1 kernel needs no
+    /// halo. Every rank of the spatial group must call it together.
+    /// - Throws: `ShapeError` for other kernels or shapes that do not fit.
+    public static func slabConv2d(_ x: Var, _ w: Var, _ comm: Collective, above: Int?, below: Int?) throws -> Var {
+        try slab(x, w, "slabConv2d", comm, above: above, below: below) { try conv2d($0, w) }
+    }
+
+    /// `leakyReLU(conv2d(x, w) + b)` on a slab, as `slabConv2d` (bias and activation are
+    /// pointwise, so the fused op on the widened slab is exact on its middle rows).
+    public static func slabConv2dBiasLeakyReLU(_ x: Var, _ w: Var, _ b: Var, slope: Float,
+                                               _ comm: Collective, above: Int?, below: Int?) throws -> Var {
+        try slab(x, w, "slabConv2dBiasLeakyReLU", comm, above: above, below: below) {
+            try conv2dBiasLeakyReLU($0, w, b, slope: slope)
+        }
+    }
+
+    private static func slab(_ x: Var, _ w: Var, _ name: String, _ comm: Collective, above: Int?, below: Int?,
+                             _ conv: (Var) throws -> Var) throws -> Var {
+        guard x.shape.count == 4, w.shape.count == 4, w.shape[2] == w.shape[3], w.shape[2] == 3 || w.shape[2] == 1 else {
+            throw ShapeError(name, "a slab [N,C,h,W] and a 3x3 or 1x1 kernel expected, got \(x.shape) and \(w.shape)")
+        }
+        if w.shape[2] == 1 { return try conv(x) }
+        let h = x.shape[2]
+        return try conv(x.haloExchange(comm, above: above, below: below)).narrow(axis: 2, start: 1, length: h)
+    }
+}
