@@ -23,7 +23,7 @@ struct MetricsCommand: ParsableCommand {
         @Option(help: "Seed of the image choice, patches and projections.") var seed: UInt64 = 1
         @Flag(help: "Compare two disjoint sets of real images: the metric's noise floor at this size.") var realVsReal = false
         @Flag(help: "Print one JSON object instead of text.") var json = false
-        @Option(help: "BLAS threads per rank (default 1: one rank a core).") var threads = 1
+        @Option(help: "Threads per rank, for BLAS and the other kernels (default 1: one rank a core).") var threads = 1
         @Option(help: "Images generated per forward pass (ranks share whole batches).") var batch = 64
 
         func validate() throws {

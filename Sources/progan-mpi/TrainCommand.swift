@@ -108,7 +108,7 @@ struct TrainCommand: ParsableCommand {
                 let json = String(decoding: try encoder.encode(config), as: UTF8.self)
                 try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
                 try json.write(toFile: out + "/config.json", atomically: true, encoding: .utf8)
-                print("progan-mpi train: \(group.size) rank(s), \(threads) BLAS thread(s) each, dataset \(self.data) (\(data.count) images)")
+                print("progan-mpi train: \(group.size) rank(s), \(threads) thread(s) each, dataset \(self.data) (\(data.count) images)")
                 print(BLASKernelSelection.summary(threads: threads))
                 BLASKernelSelection.printNote()
                 print("config: \(json)")
