@@ -1,3 +1,5 @@
+import TensorKit
+
 /// The group of processes a model's collective ops talk to. The math never calls MPI: it calls
 /// these methods, implemented by `LocalCollective` for one process and by the MPI communicator
 /// of the Distributed module for many. Every rank must call the same methods in the same order.
@@ -37,7 +39,7 @@ extension Collective {
     /// Fallback on the equal-count collectives: every block padded to the largest count. The MPI
     /// communicator overrides both with the v-collectives, which move no padding.
     public func allGather(_ x: [Float], counts: [Int]) -> [Float] {
-        precondition(counts.count == size && x.count == counts[rank],
+        require(counts.count == size && x.count == counts[rank],
                      "allGather: \(x.count) elements on rank \(rank), counts \(counts)")
         let width = counts.max() ?? 0
         if counts.allSatisfy({ $0 == width }) { return allGather(x) }
@@ -47,7 +49,7 @@ extension Collective {
 
     /// Fallback on the equal-count collective (see `allGather(_:counts:)`).
     public func reduceScatter(_ x: [Float], counts: [Int]) -> [Float] {
-        precondition(counts.count == size && x.count == counts.reduce(0, +),
+        require(counts.count == size && x.count == counts.reduce(0, +),
                      "reduceScatter: \(x.count) elements, counts \(counts)")
         let width = counts.max() ?? 0
         if counts.allSatisfy({ $0 == width }) { return reduceScatter(x) }
@@ -64,10 +66,10 @@ extension Collective {
 extension Collective {
     /// The one-process case (a rank may send to itself); groups of several ranks implement it.
     public func sendReceive(_ x: [Float], to destination: Int?, from source: Int?, receiveCount: Int) -> [Float] {
-        precondition(size == 1 && (destination ?? 0) == 0 && (source ?? 0) == 0,
+        require(size == 1 && (destination ?? 0) == 0 && (source ?? 0) == 0,
                      "sendReceive: \(type(of: self)) has no point-to-point for \(size) ranks")
         guard source != nil else { return [Float](repeating: 0, count: receiveCount) }
-        precondition(destination != nil && x.count == receiveCount, "sendReceive: rank 0 receives from itself what it does not send")
+        require(destination != nil && x.count == receiveCount, "sendReceive: rank 0 receives from itself what it does not send")
         return x
     }
 }
@@ -97,7 +99,7 @@ public struct BatchShards: Equatable, Sendable {
 
     /// - Precondition: `total >= 0`, `parts >= 1`.
     public init(total: Int, parts: Int) {
-        precondition(total >= 0 && parts >= 1, "BatchShards: \(total) samples on \(parts) ranks")
+        require(total >= 0 && parts >= 1, "BatchShards: \(total) samples on \(parts) ranks")
         (self.total, self.parts) = (total, parts)
     }
 

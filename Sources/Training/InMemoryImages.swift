@@ -11,7 +11,7 @@ public final class InMemoryImages: RealImageSource {
 
     /// - Parameter pixels: `count * channels * resolution^2` bytes, NCHW.
     public init(pixels: [UInt8], count: Int, channels: Int, resolution: Int) {
-        precondition(pixels.count == count * channels * resolution * resolution, "InMemoryImages: size mismatch")
+        require(pixels.count == count * channels * resolution * resolution, "InMemoryImages: size mismatch")
         self.pixels = pixels
         self.count = count
         self.channels = channels
