@@ -1,3 +1,5 @@
+import TensorKit
+
 /// The group of processes a model's collective ops talk to. The math never calls MPI: it calls
 /// these methods, implemented by `LocalCollective` for one process and by the MPI communicator
 /// of the Distributed module for many. Every rank must call the same methods in the same order.
@@ -43,7 +45,7 @@ extension Collective {
     /// Fallback on the equal-count collectives: every block padded to the largest count. The MPI
     /// communicator overrides both with the v-collectives, which move no padding.
     public func allGather(_ x: [Float], counts: [Int]) -> [Float] {
-        precondition(counts.count == size && x.count == counts[rank],
+        require(counts.count == size && x.count == counts[rank],
                      "allGather: \(x.count) elements on rank \(rank), counts \(counts)")
         let width = counts.max() ?? 0
         if counts.allSatisfy({ $0 == width }) { return allGather(x) }
@@ -53,7 +55,7 @@ extension Collective {
 
     /// Fallback on the equal-count collective (see `allGather(_:counts:)`).
     public func reduceScatter(_ x: [Float], counts: [Int]) -> [Float] {
-        precondition(counts.count == size && x.count == counts.reduce(0, +),
+        require(counts.count == size && x.count == counts.reduce(0, +),
                      "reduceScatter: \(x.count) elements, counts \(counts)")
         let width = counts.max() ?? 0
         if counts.allSatisfy({ $0 == width }) { return reduceScatter(x) }
@@ -70,10 +72,10 @@ extension Collective {
 extension Collective {
     /// The one-process case (a rank may send to itself); groups of several ranks implement it.
     public func sendReceive(_ x: [Float], to destination: Int?, from source: Int?, receiveCount: Int) -> [Float] {
-        precondition(size == 1 && (destination ?? 0) == 0 && (source ?? 0) == 0,
+        require(size == 1 && (destination ?? 0) == 0 && (source ?? 0) == 0,
                      "sendReceive: \(type(of: self)) has no point-to-point for \(size) ranks")
         guard source != nil else { return [Float](repeating: 0, count: receiveCount) }
-        precondition(destination != nil && x.count == receiveCount, "sendReceive: rank 0 receives from itself what it does not send")
+        require(destination != nil && x.count == receiveCount, "sendReceive: rank 0 receives from itself what it does not send")
         return x
     }
 }
@@ -103,7 +105,7 @@ public struct BatchShards: Equatable, Sendable {
 
     /// - Precondition: `total >= 0`, `parts >= 1`.
     public init(total: Int, parts: Int) {
-        precondition(total >= 0 && parts >= 1, "BatchShards: \(total) samples on \(parts) ranks")
+        require(total >= 0 && parts >= 1, "BatchShards: \(total) samples on \(parts) ranks")
         (self.total, self.parts) = (total, parts)
     }
 
@@ -141,7 +143,7 @@ public final class ParentSubgroup: Collective {
     /// Needs no message: every rank knows every rank's color.
     /// - Precondition: one color >= 0 a rank of `parent`.
     public init(_ parent: Collective, colors: [Int]) {
-        precondition(colors.count == parent.size && colors.allSatisfy { $0 >= 0 },
+        require(colors.count == parent.size && colors.allSatisfy { $0 >= 0 },
                      "subgroup: colors \(colors) for \(parent.size) ranks")
         self.parent = parent
         members = colors.indices.filter { colors[$0] == colors[parent.rank] }
@@ -150,7 +152,7 @@ public final class ParentSubgroup: Collective {
 
     /// Every member's buffer, in subgroup rank order (buffers of any length).
     private func gatherMembers(_ x: [Float]) -> [[Float]] {
-        precondition(x.count < 1 << 24, "subgroup: \(x.count) elements exceed the fallback's float-coded counts")
+        require(x.count < 1 << 24, "subgroup: \(x.count) elements exceed the fallback's float-coded counts")
         var counts = parent.allGather([Float(x.count)]).map { Int($0) }
         // This rank's own count is known; simulated ranks (`replayRanks`) read zeros from
         // the others in their first, unsettled pass.
@@ -178,7 +180,7 @@ public final class ParentSubgroup: Collective {
     }
 
     public func reduceScatter(_ x: [Float]) -> [Float] {
-        precondition(x.count % size == 0, "reduceScatter: \(x.count) elements on \(size) ranks")
+        require(x.count % size == 0, "reduceScatter: \(x.count) elements on \(size) ranks")
         let block = x.count / size
         return Array(sumMembers(x)[rank * block ..< (rank + 1) * block])
     }
@@ -186,18 +188,18 @@ public final class ParentSubgroup: Collective {
     public func allReduceSum(_ x: inout [Float]) { x = sumMembers(x) }
 
     public func allGather(_ x: [Float], counts: [Int]) -> [Float] {
-        precondition(counts.count == size && x.count == counts[rank], "allGather: \(x.count) elements on rank \(rank), counts \(counts)")
+        require(counts.count == size && x.count == counts[rank], "allGather: \(x.count) elements on rank \(rank), counts \(counts)")
         return zip(gatherMembers(x), counts).flatMap { fitted($0, $1) }
     }
 
     public func reduceScatter(_ x: [Float], counts: [Int]) -> [Float] {
-        precondition(counts.count == size && x.count == counts.reduce(0, +), "reduceScatter: \(x.count) elements, counts \(counts)")
+        require(counts.count == size && x.count == counts.reduce(0, +), "reduceScatter: \(x.count) elements, counts \(counts)")
         let first = counts[..<rank].reduce(0, +)
         return Array(sumMembers(x)[first ..< first + counts[rank]])
     }
 
     public func sendReceive(_ x: [Float], to destination: Int?, from source: Int?, receiveCount: Int) -> [Float] {
-        precondition([destination, source].allSatisfy { $0.map { (0..<size).contains($0) } ?? true },
+        require([destination, source].allSatisfy { $0.map { (0..<size).contains($0) } ?? true },
                      "sendReceive: a peer outside the subgroup of \(size)")
         return parent.sendReceive(x, to: destination.map { members[$0] }, from: source.map { members[$0] },
                                   receiveCount: receiveCount)

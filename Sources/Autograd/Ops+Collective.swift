@@ -21,7 +21,7 @@ extension Var {
     public func reduceScatter(_ comm: Collective) -> Var {
         if comm.size == 1 { return self }
         var outShape = shape
-        precondition(outShape[0] % comm.size == 0, "reduceScatter: axis 0 of \(shape) does not divide by \(comm.size) ranks")
+        require(outShape[0] % comm.size == 0, "reduceScatter: axis 0 of \(shape) does not divide by \(comm.size) ranks")
         outShape[0] /= comm.size
         let block = Tensor(shape: outShape, data: comm.reduceScatter(value.data))
         return Var.op(block, [self]) { _, g, _ in [g.allGather(comm)] }

@@ -8,7 +8,7 @@ import TensorKit
 /// `f(a[i], b[i])` for equal-shaped tensors, in one pass and without temporaries.
 @inline(__always)
 func zipElements(_ a: Tensor, _ b: Tensor, _ f: (Float, Float) -> Float) -> Tensor {
-    precondition(a.shape == b.shape, "zipElements: shapes \(a.shape) and \(b.shape) differ")
+    require(a.shape == b.shape, "zipElements: shapes \(a.shape) and \(b.shape) differ")
     let n = a.count
     // Every element is written below: no need to zero it first.
     let out = [Float](unsafeUninitializedCapacity: n) { c, count in

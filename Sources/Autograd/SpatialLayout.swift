@@ -1,3 +1,5 @@
+import TensorKit
+
 /// How one phase's ranks share the work: `dataGroups` groups of `spatialRanks` ranks each; a
 /// group holds a block of the global minibatch (`BatchShards` over the groups), and each rank of
 /// a group a horizontal slab of rows of every one of the group's images. Ranks beyond
@@ -36,7 +38,7 @@ public struct SpatialLayout: Equatable, Sendable, CustomStringConvertible {
     /// Chooses (D, S) as described on the type.
     /// - Precondition: `ranks >= 1`, `minibatch >= 1`, `resolution` a power of two >= 4.
     public init(ranks: Int, minibatch: Int, resolution: Int) {
-        precondition(ranks >= 1 && minibatch >= 1 && resolution >= 4 && resolution & (resolution - 1) == 0,
+        require(ranks >= 1 && minibatch >= 1 && resolution >= 4 && resolution & (resolution - 1) == 0,
                      "SpatialLayout: \(ranks) ranks, minibatch \(minibatch), resolution \(resolution)")
         var best: (load: Double, s: Int, d: Int)? = nil
         var s = 1
@@ -56,7 +58,7 @@ public struct SpatialLayout: Equatable, Sendable, CustomStringConvertible {
     /// A given decomposition (for tests and for a later command-line override).
     /// - Precondition: S a power of two with slabs of at least 2 rows, D * S <= ranks, D <= minibatch.
     public init(ranks: Int, minibatch: Int, resolution: Int, dataGroups: Int, spatialRanks: Int) {
-        precondition(spatialRanks >= 1 && spatialRanks & (spatialRanks - 1) == 0
+        require(spatialRanks >= 1 && spatialRanks & (spatialRanks - 1) == 0
                      && resolution / spatialRanks >= SpatialLayout.minimumSlabRows
                      && dataGroups >= 1 && dataGroups <= minibatch && dataGroups * spatialRanks <= ranks,
                      "SpatialLayout: \(dataGroups) x \(spatialRanks) on \(ranks) ranks, minibatch \(minibatch) at \(resolution)")
@@ -67,7 +69,7 @@ public struct SpatialLayout: Equatable, Sendable, CustomStringConvertible {
     /// The data group of `rank` (ranks of a group are consecutive, so slab neighbours are
     /// neighbouring ranks, usually on one node), or nil for an idle rank.
     public func dataGroup(of rank: Int) -> Int? {
-        precondition((0..<ranks).contains(rank), "SpatialLayout: rank \(rank) of \(ranks)")
+        require((0..<ranks).contains(rank), "SpatialLayout: rank \(rank) of \(ranks)")
         return rank < dataGroups * spatialRanks ? rank / spatialRanks : nil
     }
 
@@ -89,7 +91,7 @@ public struct SpatialLayout: Equatable, Sendable, CustomStringConvertible {
     /// the level is split, all rows where it is replicated (and none for an idle rank).
     /// - Precondition: `rows` a power of two >= 1.
     public func rows(at rows: Int, of rank: Int) -> Range<Int> {
-        precondition(rows >= 1 && rows & (rows - 1) == 0, "SpatialLayout: \(rows) rows")
+        require(rows >= 1 && rows & (rows - 1) == 0, "SpatialLayout: \(rows) rows")
         guard let s = spatialIndex(of: rank) else { return 0..<0 }
         guard isSplit(at: rows) else { return 0..<rows }
         let h = rows / spatialRanks

@@ -88,17 +88,17 @@ public final class Var {
 
     /// Replaces a leaf's value (an optimizer step); the shape must stay the same.
     public func assign(_ newValue: Tensor) {
-        precondition(parents.isEmpty && newValue.shape == value.shape,
+        require(parents.isEmpty && newValue.shape == value.shape,
                      "assign: only a leaf's value can be replaced, with the same shape (\(value.shape))")
         value = newValue
     }
 
     /// Mutates a leaf's value in place (no copy if nothing else holds the storage).
     public func updateValue(_ body: (inout Tensor) -> Void) {
-        precondition(parents.isEmpty, "updateValue: only a leaf's value can be changed")
+        require(parents.isEmpty, "updateValue: only a leaf's value can be changed")
         let shape = value.shape
         body(&value)
-        precondition(value.shape == shape, "updateValue: shape changed from \(shape) to \(value.shape)")
+        require(value.shape == shape, "updateValue: shape changed from \(shape) to \(value.shape)")
     }
 
     /// The value's shape.

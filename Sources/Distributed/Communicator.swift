@@ -253,7 +253,7 @@ public final class Communicator {
     /// - Returns: `counts.reduce(0, +)` elements, rank 0's first.
     /// - Throws: `MPIError` if MPI_Allgatherv fails or the total exceeds MPI's 32-bit count.
     public func allGatherv<T: MPIElement>(sending values: [T], counts: [Int]) throws -> [T] {
-        precondition(counts.count == size && values.count == counts[rank],
+        require(counts.count == size && values.count == counts[rank],
                      "allGatherv: \(values.count) elements on rank \(rank), counts \(counts)")
         let count = try checkedCount(values.count, .allGatherv)
         let (counts32, displacements, total) = try layout(counts, .allGatherv)
@@ -279,7 +279,7 @@ public final class Communicator {
     /// - Returns: this rank's `counts[rank]` elements.
     /// - Throws: `MPIError` if MPI_Reduce_scatter fails or a count exceeds MPI's 32-bit count.
     public func reduceScatter<T: MPIReducible>(sending values: [T], counts: [Int], op: MPIReduction = .sum) throws -> [T] {
-        precondition(counts.count == size && values.count == counts.reduce(0, +),
+        require(counts.count == size && values.count == counts.reduce(0, +),
                      "reduceScatter: \(values.count) elements, counts \(counts)")
         let (counts32, _, _) = try layout(counts, .reduceScatterv)
         let block = counts[rank]
@@ -303,7 +303,7 @@ public final class Communicator {
     /// - Returns: this rank's `n / size` elements.
     /// - Throws: `MPIError` if MPI_Reduce_scatter_block fails or the count exceeds MPI's limit.
     public func reduceScatter<T: MPIReducible>(sending values: [T], op: MPIReduction = .sum) throws -> [T] {
-        precondition(values.count % size == 0,
+        require(values.count % size == 0,
                      "reduceScatter: count \(values.count) is not divisible by the group size \(size)")
         let block = values.count / size
         let count = try checkedCount(block, .reduceScatter)

@@ -14,9 +14,9 @@ public struct IDXFile: Equatable, Sendable {
     ///
     /// - Precondition: 1 to 255 dimensions, none negative, whose product is `data.count`.
     public init(shape: [Int], data: [UInt8]) {
-        precondition(!shape.isEmpty && shape.count <= 255 && shape.allSatisfy { $0 >= 0 && $0 <= UInt32.max },
+        require(!shape.isEmpty && shape.count <= 255 && shape.allSatisfy { $0 >= 0 && $0 <= UInt32.max },
                      "IDXFile: invalid shape \(shape)")
-        precondition(shape.reduce(1, *) == data.count,
+        require(shape.reduce(1, *) == data.count,
                      "IDXFile: \(data.count) elements for shape \(shape)")
         self.shape = shape
         self.data = data
@@ -90,8 +90,8 @@ public struct IDXFile: Equatable, Sendable {
     ///
     /// - Precondition: the shape has three dimensions and `0 <= index < count`.
     public func image(at index: Int) -> Image {
-        precondition(shape.count == 3, "IDXFile.image: shape \(shape) is not [N, rows, cols]")
-        precondition(index >= 0 && index < count, "IDXFile.image: index \(index) outside 0..<\(count)")
+        require(shape.count == 3, "IDXFile.image: shape \(shape) is not [N, rows, cols]")
+        require(index >= 0 && index < count, "IDXFile.image: index \(index) outside 0..<\(count)")
         let size = shape[1] * shape[2]
         return Image(width: shape[2], height: shape[1], channels: 1,
                      pixels: Array(data[(index * size)..<((index + 1) * size)]))

@@ -5,7 +5,7 @@ extension Image {
     ///
     /// - Precondition: the region lies inside the image.
     public func cropped(x: Int, y: Int, width: Int, height: Int) -> Image {
-        precondition(x >= 0 && y >= 0 && width >= 0 && height >= 0
+        require(x >= 0 && y >= 0 && width >= 0 && height >= 0
                      && x + width <= self.width && y + height <= self.height,
                      "Image.cropped: region (\(x), \(y)) \(width) x \(height) outside \(self.width) x \(self.height)")
         var out = [UInt8]()
@@ -31,8 +31,8 @@ extension Image {
     ///
     /// - Precondition: `width, height > 0` and the image is not empty.
     public func resized(width: Int, height: Int) -> Image {
-        precondition(width > 0 && height > 0, "Image.resized: target \(width) x \(height)")
-        precondition(self.width > 0 && self.height > 0, "Image.resized: empty image")
+        require(width > 0 && height > 0, "Image.resized: target \(width) x \(height)")
+        require(self.width > 0 && self.height > 0, "Image.resized: empty image")
         if width == self.width && height == self.height { return self }
         let columns = ResampleTaps(from: self.width, to: width)
         let rows = ResampleTaps(from: self.height, to: height)
@@ -75,7 +75,7 @@ extension Image {
     ///
     /// - Precondition: width and height are even.
     public func downsampled2x() -> Image {
-        precondition(width % 2 == 0 && height % 2 == 0,
+        require(width % 2 == 0 && height % 2 == 0,
                      "Image.downsampled2x: size \(width) x \(height) is not even")
         let w = width / 2, h = height / 2, c = channels
         var out = [UInt8](repeating: 0, count: w * h * c)
@@ -99,7 +99,7 @@ extension Image {
     ///
     /// - Precondition: `size > 0`, `channels` is 1 or 3, the image is not empty.
     public func prepared(size: Int, channels: Int) -> Image {
-        precondition(channels == 1 || channels == 3, "Image.prepared: channels must be 1 or 3")
+        require(channels == 1 || channels == 3, "Image.prepared: channels must be 1 or 3")
         return centerCropped().converted(toChannels: channels).resized(to: size)
     }
 }

@@ -18,9 +18,9 @@ public struct Image: Equatable, Sendable {
     /// - Precondition: `width, height >= 0`, `channels` is 1, 3 or 4, and
     ///   `pixels.count == width * height * channels`.
     public init(width: Int, height: Int, channels: Int, pixels: [UInt8]) {
-        precondition(width >= 0 && height >= 0, "Image: negative size \(width) x \(height)")
-        precondition([1, 3, 4].contains(channels), "Image: channels must be 1, 3 or 4, not \(channels)")
-        precondition(pixels.count == width * height * channels,
+        require(width >= 0 && height >= 0, "Image: negative size \(width) x \(height)")
+        require([1, 3, 4].contains(channels), "Image: channels must be 1, 3 or 4, not \(channels)")
+        require(pixels.count == width * height * channels,
                      "Image: \(pixels.count) samples for \(width) x \(height) x \(channels)")
         self.width = width
         self.height = height
@@ -112,7 +112,7 @@ extension Image {
             }
             return Image(width: width, height: height, channels: 4, pixels: out)
         default:
-            preconditionFailure("Image.converted: channels must be 1, 3 or 4, not \(channels)")
+            fatalError("Image.converted: channels must be 1, 3 or 4, not \(channels)")
         }
     }
 

@@ -64,8 +64,8 @@ public struct ImageFolder: Sendable {
     @discardableResult
     public func forEachImage(size: Int, channels: Int,
                              _ body: (_ path: String, _ image: Image) throws -> Void) rethrows -> [Skipped] {
-        precondition(size > 0, "ImageFolder: size must be positive, not \(size)")
-        precondition(channels == 1 || channels == 3, "ImageFolder: channels must be 1 or 3, not \(channels)")
+        require(size > 0, "ImageFolder: size must be positive, not \(size)")
+        require(channels == 1 || channels == 3, "ImageFolder: channels must be 1 or 3, not \(channels)")
         var skipped = unlistable
         for path in files {
             switch ImageFolder.prepare(path, size: size, channels: channels) {

@@ -28,9 +28,9 @@ public struct ImageGrid: Sendable {
     ///   - background: the gap and empty-cell value.
     public init(columns: Int? = nil, rows: Int? = nil, gap: Int = 2, minimumTileSize: Int = 64,
                 background: UInt8 = 255) {
-        precondition(columns.map { $0 > 0 } ?? true, "ImageGrid: columns must be positive")
-        precondition(rows.map { $0 > 0 } ?? true, "ImageGrid: rows must be positive")
-        precondition(gap >= 0, "ImageGrid: gap must not be negative")
+        require(columns.map { $0 > 0 } ?? true, "ImageGrid: columns must be positive")
+        require(rows.map { $0 > 0 } ?? true, "ImageGrid: rows must be positive")
+        require(gap >= 0, "ImageGrid: gap must not be negative")
         self.columns = columns
         self.rows = rows
         self.gap = gap
@@ -54,7 +54,7 @@ public struct ImageGrid: Sendable {
             cols = c
         }
         let r = rows ?? (n + cols - 1) / cols
-        precondition(r * cols >= count, "ImageGrid: \(count) images do not fit in \(r) x \(cols)")
+        require(r * cols >= count, "ImageGrid: \(count) images do not fit in \(r) x \(cols)")
         return (r, cols)
     }
 
@@ -77,9 +77,9 @@ public struct ImageGrid: Sendable {
     public func render<Floats: RandomAccessCollection>(_ batch: Floats, count: Int, channels: Int,
                                                        height: Int, width: Int) -> Image
     where Floats.Element == Float {
-        precondition(channels == 1 || channels == 3, "ImageGrid: channels must be 1 or 3, not \(channels)")
-        precondition(count >= 0 && height > 0 && width > 0, "ImageGrid: bad shape \(count) x \(height) x \(width)")
-        precondition(batch.count == count * channels * height * width,
+        require(channels == 1 || channels == 3, "ImageGrid: channels must be 1 or 3, not \(channels)")
+        require(count >= 0 && height > 0 && width > 0, "ImageGrid: bad shape \(count) x \(height) x \(width)")
+        require(batch.count == count * channels * height * width,
                      "ImageGrid: \(batch.count) values for shape [\(count), \(channels), \(height), \(width)]")
         let (rows, cols) = layout(count: count)
         let k = scale(height: height, width: width)

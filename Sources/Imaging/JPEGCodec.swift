@@ -55,7 +55,7 @@ public enum JPEGCodec {
     /// - Throws: `ImageError` with libjpeg's message if encoding fails (e.g. an empty image).
     /// - Precondition: `image.channels` is 1 or 3 (composite RGBA first with `toRGB()`).
     public static func encode(_ image: Image, quality: Int = 95, path: String = "<jpeg>") throws -> [UInt8] {
-        precondition(image.channels == 1 || image.channels == 3,
+        require(image.channels == 1 || image.channels == 3,
                      "JPEGCodec.encode: channels must be 1 or 3, not \(image.channels)")
         var data: UnsafeMutablePointer<UInt8>?
         var size: UInt = 0

@@ -52,7 +52,7 @@ public struct LinePlot: Sendable {
     public var xTitle: String, yTitle: String
 
     public init(width: Int = 640, height: Int = 400, xTitle: String = "", yTitle: String = "") {
-        precondition(width >= 200 && height >= 120, "LinePlot: at least 200 x 120 pixels")
+        require(width >= 200 && height >= 120, "LinePlot: at least 200 x 120 pixels")
         self.width = width
         self.height = height
         self.xTitle = xTitle

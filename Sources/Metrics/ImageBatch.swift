@@ -69,7 +69,7 @@ public struct ImageBatch: Sendable {
 
     /// The pixels of image `index` (CHW), without copying the batch.
     func withImage<R>(_ index: Int, _ body: (UnsafeBufferPointer<Float>) throws -> R) rethrows -> R {
-        precondition(index >= 0 && index < count, "ImageBatch: image index out of range")
+        require(index >= 0 && index < count, "ImageBatch: image index out of range")
         return try pixels.withUnsafeBufferPointer { all in
             try body(UnsafeBufferPointer(rebasing: all[(index * imageLength)..<((index + 1) * imageLength)]))
         }

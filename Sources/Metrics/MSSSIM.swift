@@ -62,7 +62,7 @@ public enum MSSSIM {
     ///
     /// - Precondition: `imageCount >= 2`, `k >= 0`.
     public static func pair(_ k: Int, imageCount: Int, seed: UInt64) -> (Int, Int) {
-        precondition(imageCount >= 2 && k >= 0, "MSSSIM.pair needs k >= 0 and at least 2 images")
+        require(imageCount >= 2 && k >= 0, "MSSSIM.pair needs k >= 0 and at least 2 images")
         return RandomDraws.pair(CounterRNG(seed: seed), k: k, imageCount: imageCount)
     }
 
@@ -83,7 +83,7 @@ public enum MSSSIM {
     /// MS-SSIM of two CHW images of the same shape.
     static func score(_ x: UnsafeBufferPointer<Float>, _ y: UnsafeBufferPointer<Float>,
                       channels: Int, size: Int) -> Double {
-        precondition(supports(size: size), "MSSSIM.score: size \(size) is not a multiple of 16")
+        require(supports(size: size), "MSSSIM.score: size \(size) is not a multiple of 16")
         // To [0, 1] (see the type's documentation for why not [-1, 1]).
         var xs = x.map { (Double($0) + 1) / 2 }, ys = y.map { (Double($0) + 1) / 2 }
         var n = size

@@ -13,7 +13,7 @@ public struct SlicedWassersteinResult: Sendable, Equatable {
     /// possibly summed over processes): each level's mean over its repeats, times 1e3.
     public init(resolutions: [Int], terms: [Double]) {
         let r = SlicedWasserstein.repeats
-        precondition(terms.count == resolutions.count * r, "SWD terms: \(terms.count) for \(resolutions.count) levels")
+        require(terms.count == resolutions.count * r, "SWD terms: \(terms.count) for \(resolutions.count) levels")
         self.resolutions = resolutions
         perLevel = (0..<resolutions.count).map { l in
             var total = 0.0
@@ -159,7 +159,7 @@ public enum SlicedWasserstein {
     static func meanSortedDifference(_ a: [Float], _ b: [Float], directions: [Float],
                                      count: Int, dimension: Int) -> Double {
         let m = a.count / dimension
-        precondition(b.count == a.count && directions.count == count * dimension && m > 0,
+        require(b.count == a.count && directions.count == count * dimension && m > 0,
                      "meanSortedDifference: shapes disagree")
         let chunk = max(1, min(count, (16 << 20) / m))
         var pa = [Float](repeating: 0, count: chunk * m)
@@ -238,7 +238,7 @@ struct RadixSorter {
 
     /// Sorts `x[0..<count]` in place; `count` must not exceed the capacity given at init.
     mutating func sort(_ x: UnsafeMutablePointer<Float>, count m: Int) {
-        precondition(m <= keys.count, "RadixSorter: \(m) values exceed capacity \(keys.count)")
+        require(m <= keys.count, "RadixSorter: \(m) values exceed capacity \(keys.count)")
         keys.withUnsafeMutableBufferPointer { kb in
             scratch.withUnsafeMutableBufferPointer { sb in
                 histogram.withUnsafeMutableBufferPointer { hb in

@@ -68,7 +68,7 @@ public final class Adam {
     /// had a gradient since the last reset (a layer not yet grown into) costs nothing: its moments
     /// are zero, so neither they nor its weights move.
     public func update(_ parameters: ParameterSet, flatGradient flat: [Float], present: [Bool], learningRate lr: Float) {
-        precondition(present.count == parameters.parameters.count, "update: \(present.count) flags for \(parameters.parameters.count) parameters")
+        require(present.count == parameters.parameters.count, "update: \(present.count) flags for \(parameters.parameters.count) parameters")
         step += 1
         let c1 = 1 - pow(beta1, Float(step)), c2 = 1 - pow(beta2, Float(step))
         let stepSize = lr * c2.squareRoot() / (c1 == 0 ? 1 : c1)
@@ -84,7 +84,7 @@ public final class Adam {
                 let n = p.value.count
                 let gradient: UnsafePointer<Float>
                 if present[i] {
-                    precondition(offset + n <= g.count, "update: the gradient has \(g.count) values, too few for the parameters marked present")
+                    require(offset + n <= g.count, "update: the gradient has \(g.count) values, too few for the parameters marked present")
                     gradient = g.baseAddress! + offset
                     offset += n
                     momentsZero[i] = false
@@ -105,7 +105,7 @@ public final class Adam {
                     } }
                 } }
             }
-            precondition(offset == g.count, "update: the gradient has \(g.count) values, the parameters marked present \(offset)")
+            require(offset == g.count, "update: the gradient has \(g.count) values, the parameters marked present \(offset)")
         } }
     }
 }

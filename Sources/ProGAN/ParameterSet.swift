@@ -16,7 +16,7 @@ public final class ParameterSet {
 
     /// Registers a new parameter with `value`, returning its node.
     func add(_ name: String, _ value: Tensor) -> Var {
-        precondition(!parameters.contains { $0.name == name }, "duplicate parameter \(name)")
+        require(!parameters.contains { $0.name == name }, "duplicate parameter \(name)")
         let v = Var(value, requiresGrad: true, name: name)
         parameters.append(v)
         return v
@@ -54,7 +54,7 @@ extension ParameterSet {
     /// The gradients of the parameters marked `present`, concatenated in order: the part of
     /// `flatGradient()` that can be nonzero, for a smaller all-reduce.
     public func flatGradient(present: [Bool]) -> [Float] {
-        precondition(present.count == parameters.count, "flatGradient(present:): \(present.count) flags for \(parameters.count) parameters")
+        require(present.count == parameters.count, "flatGradient(present:): \(present.count) flags for \(parameters.count) parameters")
         var out = [Float]()
         out.reserveCapacity(zip(parameters, present).reduce(0) { $1.1 ? $0 + $1.0.value.count : $0 })
         for (p, on) in zip(parameters, present) where on {
@@ -72,7 +72,7 @@ extension ParameterSet {
 
     /// Sets all parameter values from a flat buffer laid out as `flatValues()`.
     public func assign(flatValues flat: [Float]) {
-        precondition(flat.count == count, "assign(flatValues:): \(flat.count) values for \(count) parameters")
+        require(flat.count == count, "assign(flatValues:): \(flat.count) values for \(count) parameters")
         var offset = 0
         for p in parameters {
             let n = p.value.count
@@ -89,7 +89,7 @@ extension ParameterSet {
     /// network built for 1024 while it trains at 4x4; the comparison stops at the first
     /// difference, so trained layers cost nothing extra.
     public func moveAverage(towards source: ParameterSet, beta: Float) {
-        precondition(parameters.count == source.parameters.count, "moving average of differently shaped networks")
+        require(parameters.count == source.parameters.count, "moving average of differently shaped networks")
         for (p, s) in zip(parameters, source.parameters) {
             let equal = s.value.data.withUnsafeBytes { sb in p.value.data.withUnsafeBytes { pb in
                 sb.count == pb.count && (sb.count == 0 || memcmp(sb.baseAddress!, pb.baseAddress!, sb.count) == 0)

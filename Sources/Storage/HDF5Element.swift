@@ -121,8 +121,8 @@ public struct HDF5Chunking: Equatable, Sendable {
     ///   - rowsPerChunk: rows (e.g. images) stored together in one chunk.
     ///   - deflateLevel: zlib compression level 1...9, or nil for none.
     public init(rowsPerChunk: Int, deflateLevel: Int? = nil) {
-        precondition(rowsPerChunk >= 1, "rowsPerChunk must be at least 1")
-        precondition(deflateLevel.map { (0...9).contains($0) } ?? true, "deflateLevel must be 0...9")
+        require(rowsPerChunk >= 1, "rowsPerChunk must be at least 1")
+        require(deflateLevel.map { (0...9).contains($0) } ?? true, "deflateLevel must be 0...9")
         self.rowsPerChunk = rowsPerChunk
         self.deflateLevel = deflateLevel
     }

@@ -16,8 +16,8 @@ extension HDF5File {
     ///   read-only or closed, or HDF5 fails.
     public func write<T: HDF5Element>(_ values: [T], shape: [Int], to objectPath: String,
                                       chunking: HDF5Chunking? = nil) throws {
-        precondition(shape.allSatisfy { $0 >= 0 }, "negative extent in shape \(shape)")
-        precondition(values.count == shape.reduce(1, *),
+        require(shape.allSatisfy { $0 >= 0 }, "negative extent in shape \(shape)")
+        require(values.count == shape.reduce(1, *),
                      "\(values.count) values do not fill shape \(shape)")
         let normalized = HDF5File.normalize(objectPath)
         if try exists(normalized) {
@@ -50,7 +50,7 @@ extension HDF5File {
     ///   or closed, or HDF5 fails.
     public func createDataset<T: HDF5Element>(_ objectPath: String, of type: T.Type, shape: [Int],
                                               chunking: HDF5Chunking? = nil) throws {
-        precondition(shape.allSatisfy { $0 >= 0 }, "negative extent in shape \(shape)")
+        require(shape.allSatisfy { $0 >= 0 }, "negative extent in shape \(shape)")
         let id = try writableID()
         let normalized = HDF5File.normalize(objectPath)
         let here = location(normalized)

@@ -34,7 +34,7 @@ public struct ProtoWriter: Sendable {
     ///
     /// - Precondition: 1 <= number < 2^29 (the protobuf limit).
     public mutating func appendKey(_ number: Int, _ wireType: WireType) {
-        precondition(number >= 1 && number < 1 << 29, "ProtoWriter: field number \(number) out of range")
+        require(number >= 1 && number < 1 << 29, "ProtoWriter: field number \(number) out of range")
         appendVarint(UInt64(number) << 3 | UInt64(wireType.rawValue))
     }
 

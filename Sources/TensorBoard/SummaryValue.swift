@@ -29,8 +29,8 @@ public struct SummaryImage: Sendable, Equatable {
     ///
     /// - Precondition: positive sides, 1 to 4 channels.
     public init(height: Int, width: Int, channels: Int, encoded: [UInt8]) {
-        precondition(height > 0 && width > 0, "SummaryImage: sides must be positive, got \(height) x \(width)")
-        precondition((1...4).contains(channels), "SummaryImage: channels must be 1...4, got \(channels)")
+        require(height > 0 && width > 0, "SummaryImage: sides must be positive, got \(height) x \(width)")
+        require((1...4).contains(channels), "SummaryImage: channels must be 1...4, got \(channels)")
         self.height = height
         self.width = width
         self.channels = channels

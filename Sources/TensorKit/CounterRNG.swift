@@ -55,7 +55,7 @@ public struct CounterRNG: Sendable, Hashable {
     /// bounds used here: dataset sizes and patch coordinates).
     @inlinable
     public func below(_ bound: Int, stream: UInt64, index: UInt64) -> Int {
-        precondition(bound > 0, "CounterRNG.below: bound must be positive")
+        require(bound > 0, "CounterRNG.below: bound must be positive")
         let r = bits(stream: stream, index: index)
         return Int(r.multipliedFullWidth(by: UInt64(bound)).high)
     }

@@ -118,7 +118,7 @@ public enum Profiler {
     public static func enter(_ phase: Int, backward: Bool = false) -> (phase: Int, backward: Bool) {
         let previous = (Profiler.phase, isBackward)
         guard isTiming else { return previous }
-        precondition(phase >= 0 && phase < phaseCount, "Profiler: phase \(phase) outside 0..<\(phaseCount)")
+        require(phase >= 0 && phase < phaseCount, "Profiler: phase \(phase) outside 0..<\(phaseCount)")
         if phase != Profiler.phase || backward != isBackward {
             charge()
             Profiler.phase = phase

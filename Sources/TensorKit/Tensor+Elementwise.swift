@@ -73,7 +73,7 @@ extension Tensor {
     @usableFromInline
     func zipBroadcast(_ other: Tensor, _ f: (Float, Float) -> Float) -> Tensor {
         guard let out = Tensor.broadcastShape(shape, other.shape) else {
-            preconditionFailure("broadcast: incompatible shapes \(shape) and \(other.shape)")
+            fatalError("broadcast: incompatible shapes \(shape) and \(other.shape)")
         }
         let n = Tensor.count(of: out)
         // An empty batch (a rank without samples) has nothing to compute; the splits below divide by
@@ -146,7 +146,7 @@ extension Tensor {
 
     /// In-place `self += other` for equal shapes (gradient accumulation).
     public mutating func add(_ other: Tensor) {
-        precondition(shape == other.shape, "add: shapes \(shape) and \(other.shape) differ")
+        require(shape == other.shape, "add: shapes \(shape) and \(other.shape) differ")
         data.withUnsafeMutableBufferPointer { a in other.data.withUnsafeBufferPointer { b in
             Parallel.forRanges(a.count, grain: 1 << 15) { range in for i in range { a[i] += b[i] } }
         } }
@@ -172,7 +172,7 @@ extension Tensor {
     public func sum(to target: [Int]) -> Tensor {
         if target == shape { return self }
         guard Tensor.broadcastShape(target, shape) == shape else {
-            preconditionFailure("sum(to:): \(shape) does not broadcast from \(target)")
+            fatalError("sum(to:): \(shape) does not broadcast from \(target)")
         }
         let tcount = Tensor.count(of: target)
         var acc = [Double](repeating: 0, count: tcount)
@@ -213,7 +213,7 @@ extension Tensor {
     public func expand(to target: [Int]) -> Tensor {
         if target == shape { return self }
         guard Tensor.broadcastShape(shape, target) == target else {
-            preconditionFailure("expand: \(shape) does not broadcast to \(target)")
+            fatalError("expand: \(shape) does not broadcast to \(target)")
         }
         return Tensor.zeros(target).zipBroadcast(self) { _, b in b }
     }

@@ -7,12 +7,12 @@
 extension Tensor {
     /// `op(a) * op(b)` for rank-2 tensors, `op` transposing when the flag is set.
     public static func matmul(_ a: Tensor, _ b: Tensor, transA: Bool = false, transB: Bool = false) -> Tensor {
-        precondition(a.rank == 2 && b.rank == 2, "matmul: rank-2 operands expected, got \(a.shape) and \(b.shape)")
+        require(a.rank == 2 && b.rank == 2, "matmul: rank-2 operands expected, got \(a.shape) and \(b.shape)")
         let m = transA ? a.shape[1] : a.shape[0]
         let k = transA ? a.shape[0] : a.shape[1]
         let kb = transB ? b.shape[1] : b.shape[0]
         let n = transB ? b.shape[0] : b.shape[1]
-        precondition(k == kb, "matmul: inner dimensions differ: \(a.shape)\(transA ? "^T" : "") x \(b.shape)\(transB ? "^T" : "")")
+        require(k == kb, "matmul: inner dimensions differ: \(a.shape)\(transA ? "^T" : "") x \(b.shape)\(transB ? "^T" : "")")
         var out = [Float](repeating: 0, count: m * n)
         a.data.withUnsafeBufferPointer { pa in b.data.withUnsafeBufferPointer { pb in
             out.withUnsafeMutableBufferPointer { pc in
@@ -82,7 +82,7 @@ extension Tensor {
 
     /// Same-padded, stride-1 2-D convolution: `x` [N,C,H,W], `w` [O,C,k,k] -> [N,O,H,W].
     public static func conv2d(_ x: Tensor, _ w: Tensor) -> Tensor {
-        precondition(x.rank == 4 && w.rank == 4 && x.shape[1] == w.shape[1] && w.shape[2] == w.shape[3]
+        require(x.rank == 4 && w.rank == 4 && x.shape[1] == w.shape[1] && w.shape[2] == w.shape[3]
                      && w.shape[2] % 2 == 1, "conv2d: input \(x.shape) and weight \(w.shape) do not fit")
         let (n, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let (o, k) = (w.shape[0], w.shape[2])
@@ -131,7 +131,7 @@ extension Tensor {
     /// The weight gradient of `conv2d`: `dw[o,c,i,j] = sum_{n,h,w} g[n,o,h,w] * x[n,c,h+i-p,w+j-p]`
     /// for `x` [N,C,H,W] and `g` [N,O,H,W]; returns [O,C,k,k].
     public static func conv2dWeightGradient(_ x: Tensor, _ g: Tensor, kernel k: Int) -> Tensor {
-        precondition(x.rank == 4 && g.rank == 4 && x.shape[0] == g.shape[0] && x.shape[2] == g.shape[2]
+        require(x.rank == 4 && g.rank == 4 && x.shape[0] == g.shape[0] && x.shape[2] == g.shape[2]
                      && x.shape[3] == g.shape[3] && k % 2 == 1,
                      "conv2dWeightGradient: input \(x.shape) and gradient \(g.shape) do not fit")
         let (n, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
@@ -182,7 +182,7 @@ extension Tensor {
     /// `r[c,o,i,j] = w[o,c,k-1-i,k-1-j]`. `conv2d(g, flippedTransposed(w))` is the input gradient of
     /// `conv2d(x, w)`; the map is its own inverse.
     public func flippedTransposedKernel() -> Tensor {
-        precondition(rank == 4 && shape[2] == shape[3], "flippedTransposedKernel: kernel shape \(shape)")
+        require(rank == 4 && shape[2] == shape[3], "flippedTransposedKernel: kernel shape \(shape)")
         let (o, c, k) = (shape[0], shape[1], shape[2])
         var out = [Float](unsafeUninitializedCapacity: count) { _, n in n = count }
         data.withUnsafeBufferPointer { a in out.withUnsafeMutableBufferPointer { r in

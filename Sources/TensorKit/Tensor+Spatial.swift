@@ -3,7 +3,7 @@
 extension Tensor {
     /// Nearest-neighbour 2x upsampling: [N,C,H,W] -> [N,C,2H,2W].
     public func upsampled2x() -> Tensor {
-        precondition(rank == 4, "upsampled2x: NCHW tensor expected, got \(shape)")
+        require(rank == 4, "upsampled2x: NCHW tensor expected, got \(shape)")
         let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
         var out = [Float](repeating: 0, count: count * 4)
         data.withUnsafeBufferPointer { a in out.withUnsafeMutableBufferPointer { r in
@@ -26,7 +26,7 @@ extension Tensor {
 
     /// 2x2 average pooling: [N,C,H,W] -> [N,C,H/2,W/2] (H and W even).
     public func avgPooled2x() -> Tensor {
-        precondition(rank == 4 && shape[2] % 2 == 0 && shape[3] % 2 == 0, "avgPooled2x: NCHW with even H, W expected, got \(shape)")
+        require(rank == 4 && shape[2] % 2 == 0 && shape[3] % 2 == 0, "avgPooled2x: NCHW with even H, W expected, got \(shape)")
         let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
         let (ho, wo) = (h / 2, w / 2)
         var out = [Float](repeating: 0, count: n * c * ho * wo)
@@ -48,7 +48,7 @@ extension Tensor {
 
     /// Concatenation along `axis`; all other dimensions must agree.
     public static func concat(_ parts: [Tensor], axis: Int) -> Tensor {
-        precondition(!parts.isEmpty, "concat: no tensors")
+        require(!parts.isEmpty, "concat: no tensors")
         let first = parts[0].shape
         let outer = first[..<axis].reduce(1, *), inner = first[(axis + 1)...].reduce(1, *)
         var shape = first
@@ -58,7 +58,7 @@ extension Tensor {
         var offset = 0
         out.withUnsafeMutableBufferPointer { r in
             for t in parts {
-                precondition(t.rank == first.count && (0..<first.count).allSatisfy { $0 == axis || t.shape[$0] == first[$0] },
+                require(t.rank == first.count && (0..<first.count).allSatisfy { $0 == axis || t.shape[$0] == first[$0] },
                              "concat: shapes \(parts.map { $0.shape }) differ off axis \(axis)")
                 let len = t.shape[axis] * inner
                 t.data.withUnsafeBufferPointer { a in
@@ -72,7 +72,7 @@ extension Tensor {
 
     /// Elements `start..<start+length` along `axis`.
     public func narrowed(axis: Int, start: Int, length: Int) -> Tensor {
-        precondition(axis < rank && start >= 0 && start + length <= shape[axis], "narrow: \(start)..<\(start + length) outside axis \(axis) of \(shape)")
+        require(axis < rank && start >= 0 && start + length <= shape[axis], "narrow: \(start)..<\(start + length) outside axis \(axis) of \(shape)")
         let outer = shape[..<axis].reduce(1, *), inner = shape[(axis + 1)...].reduce(1, *)
         var s = shape; s[axis] = length
         var out = [Float](repeating: 0, count: outer * length * inner)
@@ -86,7 +86,7 @@ extension Tensor {
 
     /// The adjoint of `narrowed`: this tensor placed at `start` along `axis` of zeros of size `total`.
     public func embedded(axis: Int, start: Int, total: Int) -> Tensor {
-        precondition(axis < rank && start >= 0 && start + shape[axis] <= total, "embed: \(shape) at \(start) does not fit \(total) on axis \(axis)")
+        require(axis < rank && start >= 0 && start + shape[axis] <= total, "embed: \(shape) at \(start) does not fit \(total) on axis \(axis)")
         let outer = shape[..<axis].reduce(1, *), inner = shape[(axis + 1)...].reduce(1, *)
         let length = shape[axis]
         var s = shape; s[axis] = total

@@ -1,7 +1,7 @@
 /// A dense float32 tensor: a shape and row-major contiguous storage (NCHW for images).
 ///
 /// A value type over a copy-on-write array, so passing tensors around copies nothing until one is
-/// written. Kernels (in `Tensor+*.swift`) check shapes with `precondition`: shape errors a user can
+/// written. Kernels (in `Tensor+*.swift`) check shapes with `require` (kept by -Ounchecked): shape errors a user can
 /// cause are caught earlier, by the throwing autograd ops.
 public struct Tensor: Sendable, Equatable {
     /// Dimensions, outermost first. `[]` is a scalar (one element).
@@ -11,8 +11,8 @@ public struct Tensor: Sendable, Equatable {
 
     /// A tensor with the given shape and elements.
     public init(shape: [Int], data: [Float]) {
-        precondition(shape.allSatisfy { $0 >= 0 }, "Tensor: negative dimension in \(shape)")
-        precondition(Tensor.count(of: shape) == data.count,
+        require(shape.allSatisfy { $0 >= 0 }, "Tensor: negative dimension in \(shape)")
+        require(Tensor.count(of: shape) == data.count,
                      "Tensor: shape \(shape) needs \(Tensor.count(of: shape)) elements, got \(data.count)")
         self.shape = shape
         self.data = data
@@ -50,7 +50,7 @@ public struct Tensor: Sendable, Equatable {
 
     /// The same elements under another shape with the same element count.
     public func reshaped(_ newShape: [Int]) -> Tensor {
-        precondition(Tensor.count(of: newShape) == count, "reshape: \(shape) -> \(newShape) changes the element count")
+        require(Tensor.count(of: newShape) == count, "reshape: \(shape) -> \(newShape) changes the element count")
         var t = self
         t.shape = newShape
         return t
@@ -58,7 +58,7 @@ public struct Tensor: Sendable, Equatable {
 
     /// The only element of a one-element tensor.
     public var scalarValue: Float {
-        precondition(count == 1, "scalarValue of a tensor of shape \(shape)")
+        require(count == 1, "scalarValue of a tensor of shape \(shape)")
         return data[0]
     }
 

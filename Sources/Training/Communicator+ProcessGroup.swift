@@ -1,3 +1,4 @@
+import TensorKit
 import Distributed
 import Autograd
 import Foundation
@@ -21,7 +22,7 @@ extension Communicator {
     /// The model's subgroup as a real MPI communicator (`split(color:key:)`, ranked as here);
     /// like the other non-throwing collectives it ends the job on an MPI error.
     public func subgroup(colors: [Int]) -> Collective {
-        precondition(colors.count == size, "subgroup: \(colors.count) colors for \(size) ranks")
+        require(colors.count == size, "subgroup: \(colors.count) colors for \(size) ranks")
         do {
             return try split(color: colors[rank], key: rank)
         } catch {

@@ -16,8 +16,8 @@ public final class InMemoryImages: RealImageSource {
     ///   - pixels: `count * channels * resolution^2` bytes, NCHW.
     ///   - labels: empty, or one label in 0..<classes an image.
     public init(pixels: [UInt8], count: Int, channels: Int, resolution: Int, labels: [Int] = [], classes: Int = 0) {
-        precondition(pixels.count == count * channels * resolution * resolution, "InMemoryImages: size mismatch")
-        precondition(labels.isEmpty ? classes == 0 : labels.count == count && labels.allSatisfy { (0..<classes).contains($0) },
+        require(pixels.count == count * channels * resolution * resolution, "InMemoryImages: size mismatch")
+        require(labels.isEmpty ? classes == 0 : labels.count == count && labels.allSatisfy { (0..<classes).contains($0) },
                      "InMemoryImages: labels must be one in 0..<classes an image")
         self.pixels = pixels
         imageLabels = labels

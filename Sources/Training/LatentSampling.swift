@@ -24,7 +24,7 @@ public enum LatentSampling {
     /// - Precondition: `threshold > 0` (a draw lands inside with probability erf(threshold / sqrt 2),
     ///   about 0.08 at 0.1, so the expected number of draws stays small for any sensible value).
     public static func truncatedNormal(count: Int, size: Int, threshold: Float, seed: UInt64) -> Tensor {
-        precondition(threshold > 0, "truncation threshold must be positive")
+        require(threshold > 0, "truncation threshold must be positive")
         let rng = CounterRNG(seed: seed)
         var data = [Float](repeating: 0, count: count * size)
         for i in 0..<data.count {
@@ -46,7 +46,7 @@ public enum LatentSampling {
     ///
     /// - Returns: [frames, size].
     public static func walk(frames: Int, size: Int, smoothingFrames: Double, seed: UInt64) -> Tensor {
-        precondition(frames >= 1 && smoothingFrames > 0, "a walk needs frames >= 1 and smoothing > 0")
+        require(frames >= 1 && smoothingFrames > 0, "a walk needs frames >= 1 and smoothing > 0")
         let raw = normal(count: frames, size: size, seed: seed)
         let radius = min(frames / 2, Int((4 * smoothingFrames).rounded(.up)))
         let kernel = (-radius...radius).map { exp(-Double($0 * $0) / (2 * smoothingFrames * smoothingFrames)) }

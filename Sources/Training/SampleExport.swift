@@ -61,7 +61,7 @@ public enum SampleExport {
     /// - Throws: `HDF5Error` if the file cannot be written.
     public static func writeHDF5(_ samples: Tensor, labels: [Int64]? = nil,
                                  attributes: [String: HDF5AttributeValue] = [:], to path: String) throws {
-        precondition(labels.map { $0.count == samples.shape[0] } ?? true, "one label a sample")
+        require(labels.map { $0.count == samples.shape[0] } ?? true, "one label a sample")
         try HDF5File.writeAtomically(to: path) { file in
             try file.setAttribute("format", .string(formatName))
             for (name, value) in attributes.sorted(by: { $0.key < $1.key }) { try file.setAttribute(name, value) }
@@ -76,7 +76,7 @@ public enum SampleExport {
     public static func walkFrames(_ walk: Tensor, count: Int, grid: ImageGrid,
                                   render: (Tensor) throws -> Tensor) throws -> [Image] {
         let (frames, width) = (walk.shape[0], walk.shape[1])
-        precondition(width % count == 0, "walk width \(width) is not count * latentSize")
+        require(width % count == 0, "walk width \(width) is not count * latentSize")
         var out: [Image] = []
         out.reserveCapacity(frames)
         for f in 0..<frames {

@@ -66,7 +66,7 @@ public final class DataOrder {
     private var permutation: [Int] = []
 
     public init(count: Int, seed: UInt64) {
-        precondition(count > 0, "DataOrder: empty dataset")
+        require(count > 0, "DataOrder: empty dataset")
         self.count = count
         rng = CounterRNG(seed: seed)
     }

@@ -16,7 +16,9 @@ struct TrainCommand: ParsableCommand {
         TensorBoard event files in tensorboard/ (tensorboard --logdir OUT/tensorboard).
 
         On SIGUSR1/SIGTERM/SIGINT every rank finishes its step, rank 0 writes a checkpoint, and the \
-        job exits with status 75; rerun with --resume auto to continue.
+        job exits with status 75; rerun with --resume auto to continue. Under mpirun send SIGUSR1 to \
+        mpirun, or start it through cluster/launch.sh (TERM and Ctrl-C become USR1): mpirun itself \
+        kills the ranks 1 s after a TERM or INT, before a long step can finish.
         """)
 
     /// Exit status after a stop signal (EX_TEMPFAIL): "checkpointed, run me again".
