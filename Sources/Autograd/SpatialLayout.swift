@@ -108,11 +108,12 @@ public struct SpatialLayout: Equatable, Sendable, CustomStringConvertible {
     /// Idle ranks.
     public var idleRanks: Int { ranks - dataGroups * spatialRanks }
 
-    /// As `train` prints it: "1024x1024: 3 images x 8 slabs on 24 ranks" (the images of each group).
+    /// For `train`'s phase line, e.g. "1024x1024: 3 images in 3 group(s) of 1 x 8 slab(s) on 24
+    /// ranks" (uneven groups show their range of images, "1-2"; idle ranks are counted).
     public var description: String {
         let per = BatchShards(total: minibatch, parts: dataGroups).counts
         let images = Set(per).count == 1 ? "\(per[0])" : "\(per.min()!)-\(per.max()!)"
-        return "\(resolution)x\(resolution): \(dataGroups) group(s) of \(images) image(s) x \(spatialRanks) slab(s) on \(ranks) ranks"
+        return "\(resolution)x\(resolution): \(minibatch) images in \(dataGroups) group(s) of \(images) x \(spatialRanks) slab(s) on \(ranks) ranks"
             + (idleRanks > 0 ? " (\(idleRanks) idle)" : "")
     }
 }

@@ -10,7 +10,7 @@ struct ProganMPI: ParsableCommand {
         subcommands: ProganMPI.allSubcommands)
 
     /// Every subcommand; each lives in a file of its own named after it.
-    static var allSubcommands: [ParsableCommand.Type] { [DatasetCommand.self, TrainCommand.self, GenerateCommand.self, VideoCommand.self, MetricsCommand.self, MPISelfTestCommand.self, BenchCommand.self, BenchKernelsCommand.self] }
+    static var allSubcommands: [ParsableCommand.Type] { [DatasetCommand.self, TrainCommand.self, GenerateCommand.self, VideoCommand.self, MetricsCommand.self, MPISelfTestCommand.self, BenchCommand.self, BenchKernelsCommand.self, BenchHaloCommand.self] }
 }
 
 // First of all: OpenBLAS picked its kernel when it loaded; if that is below what this CPU can

@@ -55,6 +55,58 @@ final class ReplicatedHeadTests: XCTestCase {
         }
     }
 
+    /// The gradient penalty's shape on the same 2 x 2 ranks: the score's input gradient recorded
+    /// (its seed 1/S, the score being replicated), each slab's partial sum of squares summed
+    /// over the spatial group (`allReduceSum`), the penalty `(|g|^2 - 1)^2` scaled by 1/S, and
+    /// its weight gradients (double backward through the gather, the group sum and the halo
+    /// exchange) summed over the world against one process. The squared norm keeps every
+    /// quantity a polynomial, so `Σ|terms|` comes from the graph on absolute values with the
+    /// subtraction turned into an addition; L counts the forward (9 C, O H W), the first
+    /// backward (9 O, the squares' C H W and the group sum) and the second (as many again plus
+    /// the weight gradients' N H W), each path crossing each sum at most twice.
+    func testPenaltyOnTheGroupNormMatchesOneProcess() throws {
+        let (c, o, h, wd, s) = (2, 3, 4, 3, 2)
+        let images = TestTensors.normal([2, c, h, wd], seed: 21)
+        let w1 = TestTensors.normal([o, c, 3, 3], seed: 22, scale: 0.4)
+        let w2 = TestTensors.normal([o * h * wd, 1], seed: 23, scale: 0.2)
+
+        func whole(_ x: Tensor, _ w1: Tensor, _ w2: Tensor, magnitude: Bool) throws -> [Tensor] {
+            let (xv, a, d) = (Var(x, requiresGrad: true), Var(w1, requiresGrad: true), Var(w2, requiresGrad: true))
+            let f = try Var.conv2d(xv, a)
+            let score = try Var.matmul((magnitude ? f : f.leakyReLU(0.2)).reshape([2, o * h * wd]), d)
+            let g = try gradients(of: score.sum(), wrt: [xv], createGraph: true)[0]
+            let sq = try (g * g).sum(axes: [1, 2, 3])
+            let e = magnitude ? sq + 1 : sq - 1
+            let w = try gradients(of: (e * e).sum(), wrt: [a, d])
+            return [w[0].value, w[1].value]
+        }
+        let reference = try whole(images, w1, w2, magnitude: false)
+        let magnitude = try whole(abs(images), abs(w1), abs(w2), magnitude: true)
+
+        let colors = [0, 0, 1, 1]
+        let ranks = try replayRanks(4) { world -> [Tensor] in
+            let group = world.subgroup(colors: colors)
+            let image = colors[world.rank], r = group.rank
+            let x = Var(images.narrowed(axis: 0, start: image, length: 1).narrowed(axis: 2, start: r * h / s, length: h / s),
+                        requiresGrad: true)
+            let (a, d) = (Var(w1, requiresGrad: true), Var(w2, requiresGrad: true))
+            let f = try Var.slabConv2d(x, a, group, above: r > 0 ? r - 1 : nil, below: r < s - 1 ? r + 1 : nil)
+            let map = try f.leakyReLU(0.2).allGatherRows(group, rows: [h / s, h / s])
+            let score = try Var.matmul(map.reshape([1, o * h * wd]), d)
+            let g = try gradients(of: score.sum() * (1 / Float(s)), wrt: [x], createGraph: true)[0]
+            let sq = try (g * g).sum(axes: [1, 2, 3]).allReduceSum(group)
+            let penalty = try ((sq - 1) * (sq - 1)).sum() * (1 / Float(s))
+            let w = try gradients(of: penalty, wrt: [a, d])
+            return [w[0].value, w[1].value]
+        }
+        let once = 9 * c + o * h * wd + 9 * o + c * h * wd + 4 + 8
+        let roundings = 2 * once + 2 * h * wd
+        for k in 0...1 {
+            let sum = ranks[0][k] + ranks[1][k] + ranks[2][k] + ranks[3][k]
+            assertWithinBound(sum, reference[k], magnitude[k], roundings, k == 0 ? "penalty dw1" : "penalty dw2")
+        }
+    }
+
     private func abs(_ t: Tensor) -> Tensor { Tensor(shape: t.shape, data: t.data.map { Swift.abs($0) }) }
 
     private func assertWithinBound(_ got: Tensor, _ expected: Tensor, _ magnitude: Tensor, _ roundings: Int, _ what: String) {

@@ -82,6 +82,10 @@ final class SpatialLayoutTests: XCTestCase {
         XCTAssertEqual(l.rows(at: 256, of: 3), 128..<256)
         XCTAssertEqual(l.rows(at: 4, of: 3), 2..<4)
         XCTAssertEqual(l.rows(at: 2, of: 3), 0..<2)
-        XCTAssertEqual(l.description, "256x256: 3 group(s) of 1 image(s) x 2 slab(s) on 6 ranks")
+        XCTAssertEqual(l.description, "256x256: 3 images in 3 group(s) of 1 x 2 slab(s) on 6 ranks")
+        XCTAssertEqual(SpatialLayout(ranks: 24, minibatch: 3, resolution: 1024).description,
+                       "1024x1024: 3 images in 3 group(s) of 1 x 8 slab(s) on 24 ranks")
+        XCTAssertEqual(SpatialLayout(ranks: 6, minibatch: 3, resolution: 256, dataGroups: 2, spatialRanks: 2).description,
+                       "256x256: 3 images in 2 group(s) of 1-2 x 2 slab(s) on 6 ranks (2 idle)")
     }
 }
