@@ -18,8 +18,8 @@ import TensorKit
 /// 8 ranks, minibatch 14: 2 x 4 (7/4, the ideal 14/8) beats 8 x 1 with shards of 2 and 1.
 ///
 /// **Levels.** At resolution r, a rank's rows are `rows(at:)`: its slab `s * r/S ..< (s+1) * r/S`
-/// where r/S >= 2 (`isSplit(at:)`), and all r rows, computed replicated, below (the group
-/// all-gathers the map where it leaves the split levels).
+/// where r/S >= 2 and r > 4 (`isSplit(at:)`), and all r rows, computed replicated, below (the
+/// group all-gathers the map where it leaves the split levels). A 4x4 phase is never split.
 public struct SpatialLayout: Equatable, Sendable, CustomStringConvertible {
     /// Ranks in the job.
     public let ranks: Int
@@ -35,6 +35,10 @@ public struct SpatialLayout: Equatable, Sendable, CustomStringConvertible {
     /// The fewest rows a slab may hold.
     public static let minimumSlabRows = 2
 
+    /// Maps of at most this many rows are never split: the 4x4 level holds the networks' dense
+    /// layers and D's minibatch-stddev head, which need the whole map (and cost little).
+    public static let replicatedRows = 4
+
     /// Chooses (D, S) as described on the type.
     /// - Precondition: `ranks >= 1`, `minibatch >= 1`, `resolution` a power of two >= 4.
     public init(ranks: Int, minibatch: Int, resolution: Int) {
@@ -42,7 +46,7 @@ public struct SpatialLayout: Equatable, Sendable, CustomStringConvertible {
                      "SpatialLayout: \(ranks) ranks, minibatch \(minibatch), resolution \(resolution)")
         var best: (load: Double, s: Int, d: Int)? = nil
         var s = 1
-        while s <= ranks && resolution / s >= SpatialLayout.minimumSlabRows {
+        while s <= ranks && resolution / s >= SpatialLayout.minimumSlabRows && (s == 1 || resolution > SpatialLayout.replicatedRows) {
             for d in 1...min(minibatch, ranks / s) {
                 let load = Double((minibatch + d - 1) / d) / Double(s)
                 // Strictly less: a tie keeps the smaller S seen first; within one S, the larger D.
@@ -82,9 +86,10 @@ public struct SpatialLayout: Equatable, Sendable, CustomStringConvertible {
         return BatchShards(total: minibatch, parts: dataGroups).range(of: g)
     }
 
-    /// Whether maps of `rows` rows are split into slabs (at least `minimumSlabRows` a slab).
+    /// Whether maps of `rows` rows are split into slabs (at least `minimumSlabRows` a slab, and
+    /// more than `replicatedRows` rows).
     public func isSplit(at rows: Int) -> Bool {
-        spatialRanks > 1 && rows / spatialRanks >= SpatialLayout.minimumSlabRows
+        spatialRanks > 1 && rows > SpatialLayout.replicatedRows && rows / spatialRanks >= SpatialLayout.minimumSlabRows
     }
 
     /// The rows of a `rows`-row map (a level's resolution) that `rank` computes: its slab where

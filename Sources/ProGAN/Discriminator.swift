@@ -63,36 +63,57 @@ public final class Discriminator {
     ///     pass and one collective instead of several.
     ///   - rankCounts: samples each rank holds of one minibatch (see `minibatchStddev`); nil:
     ///     learned with one small all-gather.
+    ///   - spatial: this rank's part of a spatially decomposed step: `images` are then this
+    ///     rank's rows of its group's images where the resolution is split, and the result is
+    ///     computed alike on every rank of the spatial group (see `SpatialPartition`); `comm` and
+    ///     `rankCounts` are then the ranks holding the same slab index of every group's images.
     public func callAsFunction(_ images: Var, resolution: Int, alpha: Float = 1,
                                comm: Collective = LocalCollective(), minibatches: Int = 1,
-                               rankCounts: [Int]? = nil) throws -> Var {
+                               rankCounts: [Int]? = nil, spatial: SpatialPartition? = nil) throws -> Var {
         guard config.resolutions.contains(resolution) else {
             throw ConfigError("discriminator: resolution \(resolution) is not one of \(config.resolutions)")
         }
-        guard images.shape == [images.shape.first ?? 0, config.channels, resolution, resolution] else {
-            throw ShapeError("discriminator", "images must be [N, \(config.channels), \(resolution), \(resolution)], got \(images.shape)")
+        let rows = spatial?.rows(at: resolution).count ?? resolution
+        guard images.shape == [images.shape.first ?? 0, config.channels, rows, resolution] else {
+            throw ShapeError("discriminator", "images must be [N, \(config.channels), \(rows), \(resolution)], got \(images.shape)")
         }
         let slope = config.leakySlope
         // Conv, bias and LReLU fused: one value held a layer (dense layers stay composed).
-        var x = try fromRGB[resolution]!(images, leakyReLUSlope: slope)
+        var x = try replicated(spatial?.isSplit(resolution) == false ? spatial : nil) {
+            try fromRGB[resolution]!(images, leakyReLUSlope: slope)
+        }
         var r = resolution
         while r > 4 {
-            for conv in convs[r]! { x = try conv(x, leakyReLUSlope: slope) }
-            // Pooled after the second conv's LReLU, as the authors' Theano code (the paper's
-            // numbers) does; their TF code pools before the activation by default. LReLU and a 2x2
-            // mean do not commute, so this choice changes D slightly; we follow the paper's code.
-            x = try x.avgPool2x()
+            let split = spatial?.isSplit(r) ?? false
+            x = try replicated(split ? nil : spatial) {
+                var y = x
+                for conv in convs[r]! { y = try conv(y, leakyReLUSlope: slope, spatial: spatial, level: r) }
+                // Pooled after the second conv's LReLU, as the authors' Theano code (the paper's
+                // numbers) does; their TF code pools before the activation by default. LReLU and a 2x2
+                // mean do not commute, so this choice changes D slightly; we follow the paper's code.
+                // A slab's edges fall on even rows, so it pools to the slab of half the rows.
+                y = try y.avgPool2x()
+                if let spatial { y = try spatial.whole(y, level: r / 2) }
+                return y
+            }
             if r == resolution && alpha < 1 {
-                let old = try fromRGB[r / 2]!(images.avgPool2x(), leakyReLUSlope: slope)
+                // The pooled image (3 channels) is what a whole lower level gathers, not its features.
+                var pooled = try images.avgPool2x()
+                if let spatial { pooled = try spatial.whole(pooled, level: r / 2) }
+                let old = try replicated(spatial?.isSplit(r / 2) == false ? spatial : nil) {
+                    try fromRGB[r / 2]!(pooled, leakyReLUSlope: slope)
+                }
                 x = try Var.lerp(old, x, alpha)
             }
             r /= 2
         }
-        x = try minibatchStddev(x, groupSize: config.mbstdGroupSize, comm: comm, minibatches: minibatches,
-                                rankCounts: rankCounts)
-        x = try finalConv(x, leakyReLUSlope: slope)
-        x = lrelu(try finalDense0(x.reshape([x.shape[0], x.shape[1] * 16])))
-        return try finalDense1(x)
+        return try replicated(spatial) {
+            x = try minibatchStddev(x, groupSize: config.mbstdGroupSize, comm: comm, minibatches: minibatches,
+                                    rankCounts: rankCounts)
+            x = try finalConv(x, leakyReLUSlope: slope)
+            x = lrelu(try finalDense0(x.reshape([x.shape[0], x.shape[1] * 16])))
+            return try finalDense1(x)
+        }
     }
 
     /// D's output [N, 1 + classes] as the scores [N, 1] and the class logits [N, classes] (nil

@@ -11,7 +11,8 @@ extension Tensor {
     /// with its 2x average-pooled, nearest-upsampled version, `lerp(up(pool(x)), x, alpha)`, the
     /// same blend G's output undergoes (the authors' `process_reals`).
     public func fadedReals(alpha: Float) -> Tensor {
-        if alpha >= 1 || shape[2] <= 4 { return self }
+        // The width, not the rows: a spatial step's slab of a 8x8 image has 4 rows or fewer.
+        if alpha >= 1 || shape[3] <= 4 { return self }
         let low = avgPooled2x().upsampled2x()
         return low + (self - low) * alpha
     }

@@ -53,26 +53,36 @@ public final class Generator {
     }
 
     /// `conv`, bias and LReLU fused into one node, then (if configured) pixelnorm: the graph
-    /// holds two values a layer instead of five.
-    func activate(_ conv: EqualizedConv2d, _ x: Var) throws -> Var {
-        let y = try conv(x, leakyReLUSlope: config.leakySlope)
+    /// holds two values a layer instead of five. At a split level of a spatial step the
+    /// convolution takes its halo rows from the neighbouring slabs; the rest is per pixel.
+    func activate(_ conv: EqualizedConv2d, _ x: Var, spatial: SpatialPartition? = nil, level r: Int = 0) throws -> Var {
+        let y = try conv(x, leakyReLUSlope: config.leakySlope, spatial: spatial, level: r)
         return config.pixelNorm ? try pixelNorm(y) : y
     }
 
-    /// Features after the block at `resolution`, [N, nf, R, R].
-    func features(_ z: Var, upTo resolution: Int, keep: Int? = nil) throws -> (Var, Var?) {
-        // Pixel norm over axis 1 of [N, L] is the per-sample normalization of the (latent, label) vector.
-        var x = config.normalizeLatents ? try pixelNorm(z) : z
-        let nf4 = config.width(at: 4)
-        x = try dense(x).reshape([z.shape[0], nf4, 4, 4])
-        x = try activate(x + denseBias.reshape([1, nf4, 1, 1]))
-        x = try activate(convs[4]![0], x)
-        var kept: Var? = keep == 4 ? x : nil
+    /// Features after the block at `resolution`, [N, nf, R, R] (with `spatial`, this rank's rows
+    /// of them where the level is split; the levels below are computed whole, alike on the
+    /// group's ranks, and cut to the slab where the first split level begins).
+    func features(_ z: Var, upTo resolution: Int, keep: Int? = nil, spatial: SpatialPartition? = nil) throws -> (Var, Var?) {
+        var (x, kept) = try replicated(spatial) { () throws -> (Var, Var?) in
+            // Pixel norm over axis 1 of [N, L] is the per-sample normalization of the (latent, label) vector.
+            var x = config.normalizeLatents ? try pixelNorm(z) : z
+            let nf4 = config.width(at: 4)
+            x = try dense(x).reshape([z.shape[0], nf4, 4, 4])
+            x = try activate(x + denseBias.reshape([1, nf4, 1, 1]))
+            x = try activate(convs[4]![0], x)
+            return (x, keep == 4 ? x : nil)
+        }
         var r = 8
         while r <= resolution {
-            x = try x.upsample2x()
-            for conv in convs[r]! { x = try activate(conv, x) }
-            if keep == r { kept = x }
+            let split = spatial?.isSplit(r) ?? false
+            (x, kept) = try replicated(split ? nil : spatial) { () throws -> (Var, Var?) in
+                // Nearest upsampling maps a slab of rows to the slab of twice the rows: no halo.
+                var y = try x.upsample2x()
+                if let spatial { y = try spatial.slab(y, level: r) }
+                for conv in convs[r]! { y = try activate(conv, y, spatial: spatial, level: r) }
+                return (y, keep == r ? y : kept)
+            }
             r *= 2
         }
         return (x, kept)
@@ -85,7 +95,11 @@ public final class Generator {
     /// - Parameter alpha: fade-in weight of the newest block, in [0, 1]; at 1 (or at 4x4) only the
     ///   newest toRGB is used, below 1 its output is blended with the nearest-upsampled toRGB of the
     ///   previous resolution: `lerp(up(toRGB_{R/2}(h_{R/2})), toRGB_R(h_R), alpha)`.
-    public func callAsFunction(_ z: Var, labels: [Int] = [], resolution: Int, alpha: Float = 1) throws -> Var {
+    /// - Parameter spatial: this rank's part of a spatially decomposed step: the result is then
+    ///   this rank's rows of the images where the resolution is split (see `SpatialPartition`);
+    ///   every rank of the spatial group passes the same latents and labels.
+    public func callAsFunction(_ z: Var, labels: [Int] = [], resolution: Int, alpha: Float = 1,
+                               spatial: SpatialPartition? = nil) throws -> Var {
         guard config.resolutions.contains(resolution) else {
             throw ConfigError("generator: resolution \(resolution) is not one of \(config.resolutions)")
         }
@@ -102,13 +116,21 @@ public final class Generator {
             throw ConfigError("generator: labels given to an unconditional generator")
         }
         if resolution == 4 || alpha >= 1 {
-            let (h, _) = try features(z, upTo: resolution)
+            let (h, _) = try features(z, upTo: resolution, spatial: spatial)
             return try toRGB[resolution]!(h)
         }
-        let (h, prev) = try features(z, upTo: resolution, keep: resolution / 2)
-        let old = try toRGB[resolution / 2]!(prev!).upsample2x()
+        let (h, prev) = try features(z, upTo: resolution, keep: resolution / 2, spatial: spatial)
+        var old = try toRGB[resolution / 2]!(prev!).upsample2x()
+        if let spatial { old = try spatial.slab(old, level: resolution) }
         return try Var.lerp(old, toRGB[resolution]!(h), alpha)
     }
+}
+
+/// Runs `body` in the `replicated` step phase when a spatial step computes it whole on every
+/// rank of the group (bench reports that work as its own part), else as it is.
+func replicated<T>(_ spatial: SpatialPartition?, _ body: () throws -> T) rethrows -> T {
+    guard let spatial, spatial.slabs > 1 else { return try body() }
+    return try StepPhase.replicated.record(body)
 }
 
 /// One-hot rows [N, classes] for class indices.

@@ -71,11 +71,13 @@ public struct LossConfig: Codable, Equatable, Sendable {
 ///     adds its auxiliary classifier's cross-entropy on reals and on fakes (see `classifierTerms`).
 public func discriminatorLoss(_ D: Discriminator, reals: Var, fakes: Var, mix: [Float], labels: [Int] = [],
                               resolution: Int, alpha: Float, globalBatch: Int, comm: Collective,
-                              config: LossConfig) throws -> (loss: Var, stats: StepStats) {
+                              config: LossConfig, rankCounts: [Int]? = nil,
+                              spatial: SpatialPartition? = nil) throws -> (loss: Var, stats: StepStats) {
     let n = Float(globalBatch)
-    let counts = try shardCounts(globalBatch: globalBatch, local: reals.shape.first ?? 0, comm: comm)
+    let counts = try shardCounts(globalBatch: globalBatch, local: reals.shape.first ?? 0, comm: comm, given: rankCounts)
     let (realOut, fakeOut) = try scoreRealsAndFakes(D, reals: reals, fakes: fakes, resolution: resolution,
-                                                    alpha: alpha, comm: comm, rankCounts: counts)
+                                                    alpha: alpha, comm: comm, rankCounts: counts, spatial: spatial)
+    let share = spatial?.replicatedShare ?? 1
     let (realScores, realLogits) = try D.splitOutput(realOut)
     let (fakeScores, fakeLogits) = try D.splitOutput(fakeOut)
     var stats = StepStats()
@@ -86,18 +88,24 @@ public func discriminatorLoss(_ D: Discriminator, reals: Var, fakes: Var, mix: [
     case .lsgan:
         var loss = try ((realScores - 1).square().sum() + fakeScores.square().sum() * config.lsganFakeWeight) * (0.5 / n)
         if let classes { loss = try loss + classes }
+        if share != 1 { loss = loss * share }
+        stats = stats.scaled(by: Double(share))
         stats.lossD = loss.value.sumAll()
         return (loss, stats)
     case .wgangp:
         let wdist = try (fakeScores.sum() - realScores.sum()) * (1 / n)
         let (penalty, norms) = try gradientPenalty(D, reals: reals, fakes: fakes, mix: mix, resolution: resolution,
-                                                   alpha: alpha, n: n, comm: comm, rankCounts: counts, config: config)
+                                                   alpha: alpha, n: n, comm: comm, rankCounts: counts, config: config,
+                                                   spatial: spatial)
         let drift = try realScores.square().sum() * (config.drift / n)
-        var loss = try wdist + penalty + drift
-        if let classes { loss = try loss + classes }
+        // Terms from D's output weighted as replicated (the penalty already is).
+        func weighted(_ term: Var) -> Var { share == 1 ? term : term * share }
+        var loss = try weighted(wdist) + penalty + weighted(drift)
+        if let classes { loss = try loss + weighted(classes) }
+        stats.drift = drift.value.sumAll()
+        stats = stats.scaled(by: Double(share))
         stats.lossD = loss.value.sumAll()
         stats.gradientPenalty = penalty.value.sumAll()
-        stats.drift = drift.value.sumAll()
         stats.gradientNorms = norms.value.sumAll()
         return (loss, stats)
     }
@@ -107,13 +115,13 @@ public func discriminatorLoss(_ D: Discriminator, reals: Var, fakes: Var, mix: [
 /// all-gather and reduce-scatter instead of two each; larger products), each minibatch with its
 /// own stddev groups as in two separate calls.
 func scoreRealsAndFakes(_ D: Discriminator, reals: Var, fakes: Var, resolution: Int, alpha: Float,
-                        comm: Collective, rankCounts: [Int]) throws -> (reals: Var, fakes: Var) {
+                        comm: Collective, rankCounts: [Int], spatial: SpatialPartition? = nil) throws -> (reals: Var, fakes: Var) {
     guard reals.shape == fakes.shape else {
         throw ShapeError("discriminatorLoss", "reals \(reals.shape) and fakes \(fakes.shape) differ in shape")
     }
     let n = reals.shape[0]
     let scores = try D(Var.concat([reals, fakes], axis: 0), resolution: resolution, alpha: alpha, comm: comm,
-                       minibatches: 2, rankCounts: rankCounts)
+                       minibatches: 2, rankCounts: rankCounts, spatial: spatial)
     return (try scores.narrow(axis: 0, start: 0, length: n), try scores.narrow(axis: 0, start: n, length: n))
 }
 
@@ -121,21 +129,33 @@ func scoreRealsAndFakes(_ D: Discriminator, reals: Var, fakes: Var, resolution: 
 /// per sample by `mix`, and the gradient norms. The gradient is recorded (createGraph) so the
 /// penalty can be differentiated. Profiler phases: all of it in `penalty`, the recorded first
 /// backward in `penaltyGradient`.
+///
+/// Spatial steps: the images are this rank's slabs and D's score is replicated on the group, so
+/// the score's gradient is seeded with 1/S (the gather's adjoint sums the S copies), each
+/// slab's partial sum of squares is summed over the group before the square root, and the
+/// penalty, replicated too, is scaled by 1/S. The norms returned are then 1/S of each sample's.
 func gradientPenalty(_ D: Discriminator, reals: Var, fakes: Var, mix: [Float], resolution: Int, alpha: Float,
-                     n: Float, comm: Collective, rankCounts: [Int]? = nil, config: LossConfig) throws -> (penalty: Var, norms: Var) {
+                     n: Float, comm: Collective, rankCounts: [Int]? = nil, config: LossConfig,
+                     spatial: SpatialPartition? = nil) throws -> (penalty: Var, norms: Var) {
     try StepPhase.penalty.record {
         let t = Var(Tensor(shape: [mix.count, 1, 1, 1], data: mix))
         let mixed = Var(try Var.lerp(reals.detached(), fakes.detached(), t).value, requiresGrad: true)
         // The penalty constrains the score's gradient only, not the class logits' (as the authors').
         let mixedScores = try D.splitOutput(D(mixed, resolution: resolution, alpha: alpha, comm: comm,
-                                              rankCounts: rankCounts)).scores
+                                              rankCounts: rankCounts, spatial: spatial)).scores
+        let share = spatial?.replicatedShare ?? 1
         let grad = try StepPhase.penaltyGradient.record {
-            try gradients(of: mixedScores.sum(), wrt: [mixed], createGraph: true)[0]
+            try gradients(of: share == 1 ? mixedScores.sum() : mixedScores.sum() * share, wrt: [mixed], createGraph: true)[0]
         }
         let scale = config.gradientNormScale(resolution: resolution, finalResolution: D.config.resolution)
-        var norms = try grad.square().sum(axes: [1, 2, 3]).sqrt()
+        var squares = try grad.square().sum(axes: [1, 2, 3])
+        if let spatial, spatial.isSplit(resolution) {
+            squares = try StepPhase.spatialGather.record { squares.allReduceSum(spatial.group) }
+        }
+        var norms = try squares.sqrt()
         if scale != 1 { norms = norms * scale }
-        let penalty = try (norms - config.gpTarget).square().sum() * (config.gpLambda / (config.gpTarget * config.gpTarget) / n)
+        var penalty = try (norms - config.gpTarget).square().sum() * (config.gpLambda / (config.gpTarget * config.gpTarget) / n)
+        if share != 1 { (penalty, norms) = (penalty * share, norms * share) }
         return (penalty, norms)
     }
 }
@@ -145,23 +165,30 @@ func gradientPenalty(_ D: Discriminator, reals: Var, fakes: Var, mix: [Float], r
 /// gradient penalty (D on the mixed images and its recorded gradient). The sum is the gradient of
 /// `discriminatorLoss` (the parts share only the weights), at about half its peak memory.
 /// Returns the same statistics as `discriminatorLoss`.
+///
+/// Spatial steps (`spatial`): `reals`, `fakes` are this rank's slabs of its group's samples, and
+/// `comm` / `rankCounts` the ranks holding the same slab index (see `Discriminator`); the loss
+/// terms from D's replicated output are weighted 1/S and so are the statistics, so that the sum
+/// over all ranks is the one-process value.
 public func accumulateDiscriminatorGradients(_ D: Discriminator, reals: Var, fakes: Var, mix: [Float],
                                              labels: [Int] = [], resolution: Int, alpha: Float, globalBatch: Int,
                                              comm: Collective, config: LossConfig,
-                                             into parameters: [Var]) throws -> StepStats {
+                                             into parameters: [Var], rankCounts: [Int]? = nil,
+                                             spatial: SpatialPartition? = nil) throws -> StepStats {
     guard config.kind == .wgangp else {
         let (loss, stats) = try discriminatorLoss(D, reals: reals, fakes: fakes, mix: mix, labels: labels,
                                                   resolution: resolution, alpha: alpha, globalBatch: globalBatch,
-                                                  comm: comm, config: config)
+                                                  comm: comm, config: config, rankCounts: rankCounts, spatial: spatial)
         try accumulateGradients(of: loss, into: parameters)
         return stats
     }
     let n = Float(globalBatch)
-    let counts = try shardCounts(globalBatch: globalBatch, local: reals.shape.first ?? 0, comm: comm)
+    let counts = try shardCounts(globalBatch: globalBatch, local: reals.shape.first ?? 0, comm: comm, given: rankCounts)
+    let share = spatial?.replicatedShare ?? 1
     var stats = StepStats()
     do {
         let (realOut, fakeOut) = try scoreRealsAndFakes(D, reals: reals, fakes: fakes, resolution: resolution,
-                                                        alpha: alpha, comm: comm, rankCounts: counts)
+                                                        alpha: alpha, comm: comm, rankCounts: counts, spatial: spatial)
         let (realScores, realLogits) = try D.splitOutput(realOut)
         let (fakeScores, fakeLogits) = try D.splitOutput(fakeOut)
         let wdist = try (fakeScores.sum() - realScores.sum()) * (1 / n)
@@ -171,14 +198,17 @@ public func accumulateDiscriminatorGradients(_ D: Discriminator, reals: Var, fak
                                              stats: &stats) {
             part = try part + classes
         }
+        if share != 1 { part = part * share }
         stats.realScores = realScores.value.sumAll()
         stats.fakeScores = fakeScores.value.sumAll()
         stats.drift = drift.value.sumAll()
+        stats = stats.scaled(by: Double(share))
         stats.lossD = part.value.sumAll()
         try accumulateGradients(of: part, into: parameters)
     }
     let (penalty, norms) = try gradientPenalty(D, reals: reals, fakes: fakes, mix: mix, resolution: resolution,
-                                               alpha: alpha, n: n, comm: comm, rankCounts: counts, config: config)
+                                               alpha: alpha, n: n, comm: comm, rankCounts: counts, config: config,
+                                               spatial: spatial)
     try accumulateGradients(of: penalty, into: parameters)
     stats.gradientPenalty = penalty.value.sumAll()
     stats.gradientNorms = norms.value.sumAll()
@@ -186,13 +216,19 @@ public func accumulateDiscriminatorGradients(_ D: Discriminator, reals: Var, fak
     return stats
 }
 
-/// Samples each rank holds of the global minibatch (`BatchShards`); throws if this rank's batch
-/// is not its share, which would make the ranks' collectives disagree. One process holds its
-/// whole batch whatever `globalBatch` says (there it only normalizes the loss).
-func shardCounts(globalBatch: Int, local: Int, comm: Collective) throws -> [Int] {
+/// Samples each rank holds of the global minibatch (`given`, or else `BatchShards` over `comm`);
+/// throws if this rank's batch is not its share, which would make the ranks' collectives
+/// disagree. One process holds its whole batch whatever `globalBatch` says (there it only
+/// normalizes the loss).
+func shardCounts(globalBatch: Int, local: Int, comm: Collective, given: [Int]? = nil) throws -> [Int] {
     guard globalBatch >= 1 else { throw ConfigError("the global minibatch must be positive, got \(globalBatch)") }
     if comm.size == 1 { return [local] }
-    let counts = BatchShards(total: globalBatch, parts: comm.size).counts
+    if let given {
+        guard given.count == comm.size, given.reduce(0, +) == globalBatch else {
+            throw ShapeError("loss", "sample counts \(given) for \(comm.size) ranks do not deal out the global minibatch \(globalBatch)")
+        }
+    }
+    let counts = given ?? BatchShards(total: globalBatch, parts: comm.size).counts
     guard counts[comm.rank] == local else {
         throw ShapeError("loss", "rank \(comm.rank) of \(comm.size) holds \(local) samples; its share of the global minibatch \(globalBatch) is \(counts[comm.rank])")
     }
@@ -204,10 +240,12 @@ func shardCounts(globalBatch: Int, local: Int, comm: Collective) throws -> [Int]
 /// with, and the loss adds D's classifier cross-entropy of the fakes against them (weight
 /// `auxiliaryClassifierWeight`, also over the global minibatch).
 public func generatorLoss(_ D: Discriminator, fakes: Var, labels: [Int] = [], resolution: Int, alpha: Float,
-                          globalBatch: Int, comm: Collective, config: LossConfig) throws -> (loss: Var, stats: StepStats) {
+                          globalBatch: Int, comm: Collective, config: LossConfig, rankCounts: [Int]? = nil,
+                          spatial: SpatialPartition? = nil) throws -> (loss: Var, stats: StepStats) {
     let n = Float(globalBatch)
-    let counts = try shardCounts(globalBatch: globalBatch, local: fakes.shape.first ?? 0, comm: comm)
-    let (scores, logits) = try D.splitOutput(D(fakes, resolution: resolution, alpha: alpha, comm: comm, rankCounts: counts))
+    let counts = try shardCounts(globalBatch: globalBatch, local: fakes.shape.first ?? 0, comm: comm, given: rankCounts)
+    let (scores, logits) = try D.splitOutput(D(fakes, resolution: resolution, alpha: alpha, comm: comm, rankCounts: counts,
+                                               spatial: spatial))
     var loss: Var
     switch config.kind {
     case .wgangp: loss = try -scores.sum() * (1 / n)
@@ -220,6 +258,10 @@ public func generatorLoss(_ D: Discriminator, fakes: Var, labels: [Int] = [], re
         loss = try loss + ce
     } else if !labels.isEmpty {
         throw ConfigError("generatorLoss: labels given for an unconditional discriminator")
+    }
+    if let share = spatial?.replicatedShare, share != 1 {
+        loss = loss * share
+        stats = stats.scaled(by: Double(share))
     }
     stats.lossG = loss.value.sumAll()
     return (loss, stats)

@@ -23,6 +23,14 @@ public enum StepPhase: Int, CaseIterable, Sendable {
     case mbstdCollective
     /// Flattening gradients, the finiteness check, Adam, and the EMA of G.
     case optimizer
+    /// Spatial steps: the halo rows exchanged with the neighbouring slabs (both directions).
+    case halo
+    /// Spatial steps: gathering slabs into whole maps, its reduce-scatter adjoint, and the
+    /// gradient penalty's sum of partial squared norms over the group.
+    case spatialGather
+    /// Spatial steps: the levels computed whole, alike on every rank of the group (G's and D's
+    /// levels with too few rows to split, D's 4x4 head).
+    case replicated
 
     /// A short name for reports and JSON keys.
     public var name: String {
@@ -37,6 +45,9 @@ public enum StepPhase: Int, CaseIterable, Sendable {
         case .allreduce: return "allreduce"
         case .mbstdCollective: return "mbstd_collective"
         case .optimizer: return "optimizer"
+        case .halo: return "halo"
+        case .spatialGather: return "spatial_gather"
+        case .replicated: return "replicated"
         }
     }
 

@@ -33,6 +33,16 @@ public struct StepStats: Codable, Equatable, Sendable {
     /// Conditional D step: fakes whose largest logit is the label they were generated with.
     public var fakeAccuracy: Double?
 
+    /// Every field multiplied by `factor`: a spatial step's ranks compute the statistics of
+    /// their group's samples alike, and each reports 1/S of them so that the sum over ranks
+    /// counts every sample once.
+    public func scaled(by factor: Double) -> StepStats {
+        guard factor != 1 else { return self }
+        var out = self
+        for key in CodingKeys.allCases { out[keyPath: key.field] = self[keyPath: key.field].map { $0 * factor } }
+        return out
+    }
+
     /// No statistics (fields are set one by one).
     public init() {}
 

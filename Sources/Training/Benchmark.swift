@@ -137,6 +137,14 @@ public struct BenchmarkResult: Codable, Sendable {
     public var mpiShare = 0.0
     public var allreduceShare = 0.0
     public var mbstdShare = 0.0
+    /// Spatial steps (images split into slabs): how the ranks share the batch
+    /// (`SpatialLayout`'s description), and the shares of the iteration in the halo exchange,
+    /// in gathering slabs (and their reduce-scatter, and the penalty's norm sums), and in the
+    /// levels computed whole on every rank of a spatial group.
+    public var decomposition = ""
+    public var haloShare = 0.0
+    public var spatialGatherShare = 0.0
+    public var replicatedShare = 0.0
     /// Each rank's share of its own time in MPI (all-reduce and minibatch-stddev collectives), in
     /// rank order: the ranks that wait least are the slow ones, since a collective waits for the
     /// last rank to arrive.
@@ -156,6 +164,9 @@ public struct BenchmarkResult: Codable, Sendable {
         ("GP_double_backward", [(.penalty, true), (.penaltyGradient, true)]),
         ("allreduce", [(.allreduce, false), (.allreduce, true)]),
         ("mbstd_collective", [(.mbstdCollective, false), (.mbstdCollective, true)]),
+        ("halo", [(.halo, false), (.halo, true)]),
+        ("spatial_gather", [(.spatialGather, false), (.spatialGather, true)]),
+        ("replicated", [(.replicated, false), (.replicated, true)]),
         ("optimizer", [(.optimizer, false), (.optimizer, true)]),
         ("other", [(.other, false), (.other, true)]),
     ]
@@ -185,6 +196,9 @@ public final class Benchmark {
                                         resolution: options.resolution, seed: options.seed)
         order = DataOrder(count: options.batch, seed: options.seed)
     }
+
+    /// How the ranks share the batch (D groups x S slabs), as the trainer decides it.
+    var layout: SpatialLayout { SpatialLayout(ranks: group.size, minibatch: options.batch, resolution: options.resolution) }
 
     /// Parameters of G and D.
     public var parameterCounts: (G: Int, D: Int) { (trainer.G.parameters.count, trainer.D.parameters.count) }
@@ -221,7 +235,7 @@ public final class Benchmark {
     func referenceShape() -> (SgemmShape, Double) {
         let r = options.resolution
         let c = options.trainingConfig.network.width(at: r)
-        let columns = min(4096, max(1, BatchShards(total: options.batch, parts: group.size).counts[0]) * r * r)
+        let columns = min(4096, max(1, r * r * layout.samples(of: 0).count / layout.spatialRanks))
         let shape = SgemmShape(m: c, n: columns, k: c * 9)
         return (shape, shape.gflops())
     }
@@ -246,7 +260,8 @@ public final class Benchmark {
 
         var r = BenchmarkResult()
         r.resolution = options.resolution; r.networkResolution = options.networkResolution; r.batch = options.batch; r.ranks = group.size
-        r.localBatch = BatchShards(total: options.batch, parts: group.size).counts[0]; r.iterations = options.iterations; r.warmup = options.warmup
+        r.localBatch = layout.samples(of: 0).count; r.iterations = options.iterations; r.warmup = options.warmup
+        if layout.spatialRanks > 1 { r.decomposition = layout.description }
         r.blasThreads = BLAS.threads; r.blasConfig = BLAS.configuration
         (r.parametersG, r.parametersD) = parameterCounts
         let wall = all.map { $0[0] }.max()!
@@ -293,8 +308,11 @@ public final class Benchmark {
         }
         r.allreduceShare = r.part("allreduce").share
         r.mbstdShare = r.part("mbstd_collective").share
-        r.mpiShare = r.allreduceShare + r.mbstdShare
-        let mpiSlots = [StepPhase.allreduce, .mbstdCollective].flatMap { phase in
+        r.haloShare = r.part("halo").share
+        r.spatialGatherShare = r.part("spatial_gather").share
+        r.replicatedShare = r.part("replicated").share
+        r.mpiShare = r.allreduceShare + r.mbstdShare + r.haloShare + r.spatialGatherShare
+        let mpiSlots = [StepPhase.allreduce, .mbstdCollective, .halo, .spatialGather].flatMap { phase in
             [false, true].map { Profiler.Snapshot.slot(phase.rawValue, backward: $0) }
         }
         r.mpiSharePerRank = all.map { rank in

@@ -18,12 +18,15 @@ public struct StepTimings: Codable, Equatable, Sendable {
     public var optimizer = 0.0
     /// Reading, mirroring and fading the real images.
     public var data = 0.0
+    /// Spatial steps: halo exchange, slab gathers, and the levels computed whole on every rank
+    /// of a spatial group (zero without spatial decomposition).
+    public var spatial = 0.0
 
     public init() {}
 
     public enum CodingKeys: String, CodingKey, CaseIterable, Sendable {
         case generator = "time/G", discriminator = "time/D", penalty = "time/GP", allreduce = "time/allreduce"
-        case optimizer = "time/optimizer", data = "time/data"
+        case optimizer = "time/optimizer", data = "time/data", spatial = "time/spatial"
 
         /// The step phases (both directions) whose seconds this key sums.
         public var phases: [StepPhase] {
@@ -34,6 +37,8 @@ public struct StepTimings: Codable, Equatable, Sendable {
             case .allreduce: return [.allreduce]
             case .optimizer: return [.optimizer]
             case .data: return [.data]
+            // Spatial steps' halo exchange, slab gathers and levels computed whole on every rank of a group.
+            case .spatial: return [.halo, .spatialGather, .replicated]
             }
         }
 
@@ -45,8 +50,17 @@ public struct StepTimings: Codable, Equatable, Sendable {
             case .allreduce: return \.allreduce
             case .optimizer: return \.optimizer
             case .data: return \.data
+            case .spatial: return \.spatial
             }
         }
+    }
+
+    /// Decodes every key; `time/spatial`, absent from runs logged before spatial steps
+    /// existed, reads as zero.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        for key in CodingKeys.allCases where key != .spatial { self[keyPath: key.field] = try c.decode(Double.self, forKey: key) }
+        spatial = try c.decodeIfPresent(Double.self, forKey: .spatial) ?? 0
     }
 
     /// The times recorded in `snapshot`.

@@ -83,6 +83,9 @@ public final class Trainer {
     public let streams: SampleStreams
     /// The group as the networks see it: minibatch-stddev collectives in their own profiler phase.
     let collectives: Collective
+    /// The current phase's decomposition (made at the first step of a phase with a new
+    /// resolution or minibatch; its sub-communicators replace the previous phase's).
+    private(set) var decomposition: StepDecomposition?
 
     /// Builds the networks (identical on every rank: drawn from the seed, then broadcast from rank 0).
     public init(config: TrainingConfig, group: ProcessGroup) throws {
@@ -132,62 +135,85 @@ public final class Trainer {
         }
         progress.resolution = p.resolution
         progress.alpha = p.alpha
-        // This rank's contiguous block of the global minibatch, dealt out as evenly as possible;
-        // it may be empty (more ranks than samples): the rank still joins every collective.
-        let shard = BatchShards(total: p.minibatch, parts: group.size).range(of: group.rank)
-        let (first, local) = (shard.lowerBound, shard.count)
-        let reals = try StepPhase.data.record { try realImages(data, order: order, at: p, first: first, count: local) }
+        let parts = decomposition(at: p)
+        // This rank's contiguous block of the global minibatch (its spatial group's, shared by
+        // the group's ranks, each holding a slab of rows); it may be empty (more ranks than
+        // samples): the rank still joins every collective.
+        let (first, local) = (parts.samples.lowerBound, parts.samples.count)
+        let reals = try StepPhase.data.record { try realImages(data, order: order, at: p, first: first, count: local, parts: parts) }
         // Conditional: the D step's fakes take the reals' labels; the G step's are drawn.
         let (realLabels, fakeLabels) = try StepPhase.data.record { () throws -> ([Int], [Int]) in
             guard config.network.isConditional else { return ([], []) }
             return (try data.labels((0..<local).map { order.index(at: progress.imagesShown + first + $0) }),
                     try streams.generatorLabels(data, step: progress.step, first: first, count: local))
         }
-        let statsD = try discriminatorStep(at: p, reals: reals, labels: realLabels, first: first, count: local)
-        let statsG = try generatorStep(at: p, labels: fakeLabels, first: first, count: local)
+        let statsD = try discriminatorStep(at: p, reals: reals, labels: realLabels, first: first, count: local, parts: parts)
+        let statsG = try generatorStep(at: p, labels: fakeLabels, first: first, count: local, parts: parts)
         StepPhase.optimizer.record { Gs.parameters.moveAverage(towards: G.parameters, beta: config.emaBeta) }
         progress.imagesShown += p.minibatch
         progress.step += 1
         return statsD.merging(statsG)
     }
 
-    /// This rank's block of the step's real images, mirrored where drawn and faded as D sees them.
-    func realImages(_ data: RealImageSource, order: DataOrder, at p: SchedulePoint, first: Int, count: Int) throws -> Var {
+    /// The decomposition of the step at `p`: the previous one while the resolution and the
+    /// minibatch stay, else a new one (every rank reaches the same step together, so the
+    /// sub-communicators are made collectively).
+    func decomposition(at p: SchedulePoint) -> StepDecomposition {
+        if let d = decomposition, d.layout.resolution == p.resolution, d.layout.minibatch == p.minibatch { return d }
+        let d = StepDecomposition(SpatialLayout(ranks: group.size, minibatch: p.minibatch, resolution: p.resolution),
+                                  rank: group.rank, world: group, stddev: collectives)
+        decomposition = d
+        return d
+    }
+
+    /// This rank's block of the step's real images (its rows where the step splits images),
+    /// mirrored where drawn and faded as D sees them. The fade and the mirror act within 2x2
+    /// blocks and rows, so a slab whose edges fall on even rows fades as the whole image does.
+    func realImages(_ data: RealImageSource, order: DataOrder, at p: SchedulePoint, first: Int, count: Int,
+                    parts: StepDecomposition) throws -> Var {
         let positions = (0..<count).map { progress.imagesShown + first + $0 }
         var images = try data.images(positions.map(order.index(at:)), resolution: p.resolution)
         if config.mirror {
             for (i, pos) in positions.enumerated() where streams.mirrored(position: pos) { images.mirrorSample(i) }
         }
+        if let rows = parts.slabRows { images = images.narrowed(axis: 2, start: rows.lowerBound, length: rows.count) }
         return Var(images.fadedReals(alpha: p.alpha))
     }
 
     /// The D step. Its graph (D on reals, fakes and the penalty's mix, and the recorded gradient of
     /// the penalty) is released before the G step builds its own, halving the peak memory at high
     /// resolution.
-    func discriminatorStep(at p: SchedulePoint, reals: Var, labels: [Int], first: Int, count: Int) throws -> StepStats {
+    func discriminatorStep(at p: SchedulePoint, reals: Var, labels: [Int], first: Int, count: Int,
+                           parts: StepDecomposition) throws -> StepStats {
         let z = streams.latents(forDiscriminator: true, step: progress.step, first: first, count: count)
         let fakes = try StepPhase.generator.record {
-            try GradMode.with(false) { try G(Var(z), labels: labels, resolution: p.resolution, alpha: p.alpha) }
+            try GradMode.with(false) {
+                try G(Var(z), labels: labels, resolution: p.resolution, alpha: p.alpha, spatial: parts.spatial)
+            }
         }
         let mix = streams.mixingFactors(step: progress.step, first: first, count: count)
         D.parameters.zeroGradients()
         let stats = try StepPhase.discriminator.record {
             try accumulateDiscriminatorGradients(D, reals: reals, fakes: fakes, mix: mix, labels: labels, resolution: p.resolution,
-                                                 alpha: p.alpha, globalBatch: p.minibatch, comm: collectives,
-                                                 config: config.loss, into: D.parameters.parameters)
+                                                 alpha: p.alpha, globalBatch: p.minibatch, comm: parts.batch,
+                                                 config: config.loss, into: D.parameters.parameters,
+                                                 rankCounts: parts.batchCounts, spatial: parts.spatial)
         }
         if try !applyUpdate(D.parameters, adamD, learningRate: p.learningRate) { progress.skippedD += 1 }
         return stats
     }
 
     /// The G step: G's fakes scored by D, gradients into G only.
-    func generatorStep(at p: SchedulePoint, labels: [Int], first: Int, count: Int) throws -> StepStats {
+    func generatorStep(at p: SchedulePoint, labels: [Int], first: Int, count: Int, parts: StepDecomposition) throws -> StepStats {
         let z = streams.latents(forDiscriminator: false, step: progress.step, first: first, count: count)
-        let fakes = try StepPhase.generator.record { try G(Var(z), labels: labels, resolution: p.resolution, alpha: p.alpha) }
+        let fakes = try StepPhase.generator.record {
+            try G(Var(z), labels: labels, resolution: p.resolution, alpha: p.alpha, spatial: parts.spatial)
+        }
         G.parameters.zeroGradients()
         let stats = try StepPhase.discriminatorForG.record {
             let (loss, stats) = try generatorLoss(D, fakes: fakes, labels: labels, resolution: p.resolution, alpha: p.alpha,
-                                                  globalBatch: p.minibatch, comm: collectives, config: config.loss)
+                                                  globalBatch: p.minibatch, comm: parts.batch, config: config.loss,
+                                                  rankCounts: parts.batchCounts, spatial: parts.spatial)
             try accumulateGradients(of: loss, into: G.parameters.parameters)
             return stats
         }
@@ -265,3 +291,4 @@ final class PhaseTaggedCollective: Collective {
     func allReduceSum(_ x: inout [Float]) { inner.allReduceSum(&x) }
     func subgroup(colors: [Int]) -> Collective { PhaseTaggedCollective(inner.subgroup(colors: colors)) }
 }
+

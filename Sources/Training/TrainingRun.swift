@@ -1,3 +1,4 @@
+import Autograd
 import Foundation
 import Imaging
 import Metrics
@@ -109,10 +110,17 @@ public final class TrainingRun {
         try startSWD()
         var tick = TickAccumulator(tickImages: max(1, Int(options.tickKimg * 1000)), imagesShown: startImages)
         var steps = 0
+        var layout: SpatialLayout? = nil
         while !trainer.finished {
             let minibatch = trainer.point.minibatch
             tick.add(try trainer.step(data: data, order: order), minibatch: minibatch)
             steps += 1
+            // How the ranks share each phase's work, once a phase ("256x256: 14 images in 2
+            // group(s) of 7 x 4 slab(s) on 8 ranks").
+            if let now = trainer.decomposition?.layout, now != layout {
+                layout = now
+                if isRoot && trainer.group.size > 1 { write(line: "ranks: \(now)") }
+            }
             let atLimit = options.maxSteps.map { steps >= $0 } ?? false
             let signal = try agreedStopSignal()
             guard tick.isDue(imagesShown: trainer.progress.imagesShown) || trainer.finished || atLimit || signal != 0 else {

@@ -83,11 +83,14 @@ struct BenchCommand: ParsableCommand {
         let minS = r.iterationSeconds.min() ?? 0, maxS = r.iterationSeconds.max() ?? 0
         let held: [(String, Double)] = r.peakTensorBytesByPhase.filter { $0.value >= 1_048_576 }.sorted { $0.value > $1.value }
         let holders = held.map { "\($0.0) \(gib($0.1))" }.joined(separator: ", ")
-        var lines = [
+        var lines: [String?] = [
             "progan-mpi bench: \(r.resolution)x\(r.resolution) stable, global batch \(r.batch) "
-                + "(\(r.ranks) rank\(r.ranks == 1 ? "" : "s") x \(r.batch % r.ranks == 0 ? "\(r.localBatch)" : "\(r.localBatch) or \(r.localBatch - 1)")), "
+                + (r.decomposition.isEmpty
+                   ? "(\(r.ranks) rank\(r.ranks == 1 ? "" : "s") x \(r.batch % r.ranks == 0 ? "\(r.localBatch)" : "\(r.localBatch) or \(r.localBatch - 1)")), "
+                   : "(images split into slabs over \(r.ranks) ranks), ")
                 + "\(r.iterations) timed iteration(s) after "
                 + "\(r.warmup) warm-up, \(r.blasThreads) BLAS thread(s) a rank, 3x3 convolutions: \(conv)",
+            r.decomposition.isEmpty ? nil : "ranks: \(r.decomposition) (each rank a slab of rows of its group's images)",
             "networks: G \(r.parametersG) and D \(r.parametersD) parameters (paper widths, blocks up to \(r.networkResolution)x\(r.networkResolution))",
             "OpenBLAS \(r.blasConfig)",
             "",
@@ -121,7 +124,12 @@ struct BenchCommand: ParsableCommand {
             lines.append("MPI share by rank (a slow rank waits least): "
                          + r.mpiSharePerRank.map { String(format: "%.1f%%", 100 * $0) }.joined(separator: " "))
         }
-        return lines.joined(separator: "\n")
+        if !r.decomposition.isEmpty {
+            lines.append(String(format: "spatial: halo exchange %.1f%%, slab gathers / reduce-scatters / norm sums %.1f%%, "
+                                + "levels computed whole on every rank of a group %.1f%% of the time",
+                                100 * r.haloShare, 100 * r.spatialGatherShare, 100 * r.replicatedShare))
+        }
+        return lines.compactMap { $0 }.joined(separator: "\n")
     }
 }
 

@@ -23,8 +23,11 @@ final class SpatialLayoutTests: XCTestCase {
         XCTAssertEqual(choice(1, 3, 1024), [1, 1])
         // 24 ranks, 3 images: the "3 images x 8 slabs".
         XCTAssertEqual(choice(24, 3, 1024), [3, 8])
-        // Slabs of at least 2 rows: at 4x4 at most 2 slabs; 8 ranks, 1 image -> 1 x 2, 6 idle.
-        XCTAssertEqual(choice(8, 1, 4), [1, 2])
+        // Slabs of at least 2 rows: at 8x8 at most 4 slabs; 8 ranks, 1 image -> 1 x 4, 4 idle.
+        XCTAssertEqual(choice(8, 1, 8), [1, 4])
+        // The 4x4 level is never split (the networks' dense head): data parallelism only.
+        XCTAssertEqual(choice(8, 1, 4), [1, 1])
+        XCTAssertEqual(choice(8, 3, 4), [3, 1])
         // S is a power of two: 6 ranks, one image -> 4 slabs, 2 idle.
         let six = SpatialLayout(ranks: 6, minibatch: 1, resolution: 256)
         XCTAssertEqual([six.dataGroups, six.spatialRanks, six.idleRanks], [1, 4, 2])
@@ -80,7 +83,8 @@ final class SpatialLayoutTests: XCTestCase {
         XCTAssertEqual((0..<6).map { l.spatialIndex(of: $0) }, [0, 1, 0, 1, 0, 1])
         XCTAssertEqual((0..<6).map { l.samples(of: $0) }, [0..<1, 0..<1, 1..<2, 1..<2, 2..<3, 2..<3])
         XCTAssertEqual(l.rows(at: 256, of: 3), 128..<256)
-        XCTAssertEqual(l.rows(at: 4, of: 3), 2..<4)
+        XCTAssertEqual(l.rows(at: 8, of: 3), 4..<8)
+        XCTAssertEqual(l.rows(at: 4, of: 3), 0..<4)   // never split
         XCTAssertEqual(l.rows(at: 2, of: 3), 0..<2)
         XCTAssertEqual(l.description, "256x256: 3 images in 3 group(s) of 1 x 2 slab(s) on 6 ranks")
         XCTAssertEqual(SpatialLayout(ranks: 24, minibatch: 3, resolution: 1024).description,

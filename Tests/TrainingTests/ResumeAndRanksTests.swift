@@ -124,11 +124,13 @@ final class ResumeAndRanksTests: TrainingCLITestCase {
 
     /// Fashion-MNIST (Debian's dataset-fashion-mnist, which .ci/deps.sh installs) as a 32x32
     /// dataset made by the binary; skips if it is not installed.
-    func makeFashionMNISTDataset() throws -> String {
+    func makeFashionMNISTDataset() throws -> String { try Self.fashionMNIST(in: self) }
+
+    static func fashionMNIST(in test: TrainingCLITestCase) throws -> String {
         let idx = "/usr/share/datasets/fashion-mnist"
         guard FileManager.default.fileExists(atPath: idx) else { throw XCTSkip("Fashion-MNIST is not installed under \(idx)") }
-        let file = path("fashion-mnist.h5")
-        let r = try progan(["dataset", "create", "--fashion-mnist", idx, "-o", file])
+        let file = test.path("fashion-mnist.h5")
+        let r = try test.progan(["dataset", "create", "--fashion-mnist", idx, "-o", file])
         XCTAssertTrue(r.succeeded, r.summary)
         return file
     }
@@ -143,8 +145,15 @@ final class ResumeAndRanksTests: TrainingCLITestCase {
     /// 1e-8 of the group's scale.
     func assertTrainsLikeOneProcess(_ run: String, reference referenceRun: String, checkpoint: String, what: String,
                                     file: StaticString = #filePath, line: UInt = #line) throws {
-        let reference = try checkpointArrays(referenceRun + "/" + checkpoint)
-        let other = try checkpointArrays(run + "/" + checkpoint)
+        try Self.assertTrainsLikeOneProcess(run, reference: referenceRun, checkpoint: checkpoint, what: what, in: self,
+                                            file: file, line: line)
+    }
+
+    static func assertTrainsLikeOneProcess(_ run: String, reference referenceRun: String, checkpoint: String, what: String,
+                                           in test: TrainingCLITestCase,
+                                           file: StaticString = #filePath, line: UInt = #line) throws {
+        let reference = try test.checkpointArrays(referenceRun + "/" + checkpoint)
+        let other = try test.checkpointArrays(run + "/" + checkpoint)
         var groups: [String: (diff: Double, scale: Double, worst: String)] = [:]
         for (name, values) in reference {
             let theirs = try XCTUnwrap(other[name], name, file: file, line: line)
@@ -161,7 +170,7 @@ final class ResumeAndRanksTests: TrainingCLITestCase {
             print("\(what): \(group) max difference \(g.diff) (\(g.worst)), relative \(relative)")
             XCTAssertLessThan(relative, 1e-5, "\(group): \(what) diverges from 1 rank", file: file, line: line)
         }
-        let referenceMetrics = try metrics(referenceRun), m = try metrics(run)
+        let referenceMetrics = try test.metrics(referenceRun), m = try test.metrics(run)
         XCTAssertEqual(m.count, referenceMetrics.count, file: file, line: line)
         for (x, y) in zip(referenceMetrics, m) {
             for key in ["loss/D", "loss/G", "loss/gp", "D/real", "D/fake"] {

@@ -34,7 +34,7 @@ final class TensorBoardLogTests: XCTestCase {
         XCTAssertEqual(Set(object.keys), [
             "kimg", "step", "resolution", "alpha", "minibatch", "lr", "sec_per_kimg", "elapsed_s", "skipped_D",
             "skipped_G", "time", "loss/D", "loss/G", "D/real", "D/fake", "time/G", "time/D", "time/GP",
-            "time/allreduce", "time/optimizer", "time/data",
+            "time/allreduce", "time/optimizer", "time/data", "time/spatial",
         ])
         XCTAssertEqual(object["time/GP"] as? Double, 0.25)
         XCTAssertEqual(try JSONDecoder().decode(TickRecord.self, from: data), record)

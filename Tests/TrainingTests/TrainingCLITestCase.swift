@@ -33,7 +33,10 @@ class TrainingCLITestCase: XCTestCase {
     /// folder would need image files; Fashion-MNIST may be absent): made through the Storage API.
     /// With `classes` > 0, image n is labelled n % classes (its pattern's y frequency follows n % 3)
     /// and the classes are named "c0", "c1", ...
-    func makeDataset(_ name: String = "data.h5", count: Int = 64, classes: Int = 0) throws -> String {
+    /// - Parameter noise: adds uniform noise of this amplitude (a hash of sample and pixel), so
+    ///   that no two pixels repeat a value: flat regions make many pre-activations equal, and a
+    ///   rounding-level difference near 0 then flips LReLU's slope at all of them at once.
+    func makeDataset(_ name: String = "data.h5", count: Int = 64, classes: Int = 0, noise: Double = 0) throws -> String {
         let file = path(name)
         var pixels = [UInt8](repeating: 0, count: count * 32 * 32)
         for n in 0..<count {
@@ -41,7 +44,10 @@ class TrainingCLITestCase: XCTestCase {
                 for x in 0..<32 {
                     let u: Double = Double(x) * 0.2 * Double(1 + n % 5) + Double(n)
                     let w: Double = Double(y) * 0.15 * Double(1 + n % 3)
-                    let v: Double = 127.5 + 120 * sin(u) * cos(w)
+                    var h = UInt64(n * 1024 + y * 32 + x) &* 0x9E37_79B9_7F4A_7C15
+                    h = (h ^ (h >> 31)) &* 0xBF58_476D_1CE4_E5B9
+                    let jitter = noise * (Double(h >> 11) / Double(1 << 53) * 2 - 1)
+                    let v: Double = 127.5 + (noise > 0 ? 80 : 120) * sin(u) * cos(w) + jitter
                     pixels[n * 1024 + y * 32 + x] = UInt8(max(0, min(255, v)))
                 }
             }

@@ -32,7 +32,7 @@ TICK_TAGS = {
     "skipped_D": "Progress/skipped_D", "skipped_G": "Progress/skipped_G",
     "sec_per_kimg": "Timing/sec_per_kimg", "elapsed_s": "Timing/elapsed_s",
     "time/G": "Timing/G", "time/D": "Timing/D", "time/GP": "Timing/GP",
-    "time/allreduce": "Timing/allreduce", "time/optimizer": "Timing/optimizer", "time/data": "Timing/data",
+    "time/allreduce": "Timing/allreduce", "time/optimizer": "Timing/optimizer", "time/data": "Timing/data", "time/spatial": "Timing/spatial",
 }
 
 
