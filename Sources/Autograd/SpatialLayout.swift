@@ -40,17 +40,30 @@ public struct SpatialLayout: Equatable, Sendable, CustomStringConvertible {
     public static let replicatedRows = 4
 
     /// Chooses (D, S) as described on the type.
+    /// - Parameter levelCost: the work of one image at each level r (4 ... resolution), e.g.
+    ///   the networks' multiply-adds there. With it, a rank's load counts the levels too small
+    ///   to split, which every rank of a group computes whole: `ceil(N / D) * (sum over split
+    ///   levels of cost / S + sum over whole levels of cost)`. Without it, all the work is
+    ///   taken to be at the top level (`ceil(N / D) / S`).
     /// - Precondition: `ranks >= 1`, `minibatch >= 1`, `resolution` a power of two >= 4.
-    public init(ranks: Int, minibatch: Int, resolution: Int) {
+    public init(ranks: Int, minibatch: Int, resolution: Int, levelCost: ((Int) -> Double)? = nil) {
         require(ranks >= 1 && minibatch >= 1 && resolution >= 4 && resolution & (resolution - 1) == 0,
                      "SpatialLayout: \(ranks) ranks, minibatch \(minibatch), resolution \(resolution)")
+        var levels: [Int] = []
+        var r = 4
+        while r <= resolution { levels.append(r); r *= 2 }
+        let costs = levels.map { levelCost?($0) ?? ($0 == resolution ? 1 : 0) }
         var best: (load: Double, s: Int, d: Int)? = nil
         var s = 1
         while s <= ranks && resolution / s >= SpatialLayout.minimumSlabRows && (s == 1 || resolution > SpatialLayout.replicatedRows) {
+            let split = SpatialLayout(ranks: ranks, minibatch: minibatch, resolution: resolution, dataGroups: 1, spatialRanks: s)
+            let perImage = zip(levels, costs).reduce(0.0) { $0 + (split.isSplit(at: $1.0) ? $1.1 / Double(s) : $1.1) }
             for d in 1...min(minibatch, ranks / s) {
-                let load = Double((minibatch + d - 1) / d) / Double(s)
-                // Strictly less: a tie keeps the smaller S seen first; within one S, the larger D.
-                if best == nil || load < best!.load || (load == best!.load && s == best!.s) {
+                let load = Double((minibatch + d - 1) / d) * perImage
+                // Less by a margin (sums of costs round): a tie keeps the smaller S seen first;
+                // within one S, the larger D.
+                let margin = 1e-9 * (best?.load ?? 0)
+                if best == nil || load < best!.load - margin || (load <= best!.load + margin && s == best!.s) {
                     best = (load, s, d)
                 }
             }

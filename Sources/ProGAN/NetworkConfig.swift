@@ -62,6 +62,17 @@ public struct NetworkConfig: Codable, Equatable, Sendable {
     /// Feature maps of G's block (and D's first conv) at a resolution.
     public func width(at resolution: Int) -> Int { nf(log2(resolution) - 1) }
 
+    /// Multiply-adds of one image's forward pass through G's and D's 3x3 convolutions at level
+    /// `resolution` (4x4: one conv each, and the dense layers): the work that spatial
+    /// parallelism splits or replicates there (`SpatialLayout`'s level costs). Backward and the
+    /// penalty scale every level alike, so forward is enough to compare levels.
+    public func levelCost(at resolution: Int) -> Double {
+        let r = Double(resolution), c = Double(width(at: resolution))
+        if resolution == 4 { return 2 * r * r * 9 * c * c + 2 * 16 * c * c }
+        let below = Double(width(at: resolution / 2))
+        return 2 * r * r * 9 * (c * c + c * below)
+    }
+
     /// The resolutions from 4 to `resolution`.
     public var resolutions: [Int] { (2...log2(resolution)).map { 1 << $0 } }
 

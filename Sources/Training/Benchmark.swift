@@ -198,7 +198,7 @@ public final class Benchmark {
     }
 
     /// How the ranks share the batch (D groups x S slabs), as the trainer decides it.
-    var layout: SpatialLayout { SpatialLayout(ranks: group.size, minibatch: options.batch, resolution: options.resolution) }
+    var layout: SpatialLayout { trainer.decomposition(at: trainer.point).layout }
 
     /// Parameters of G and D.
     public var parameterCounts: (G: Int, D: Int) { (trainer.G.parameters.count, trainer.D.parameters.count) }

@@ -160,7 +160,10 @@ public final class Trainer {
     /// sub-communicators are made collectively).
     func decomposition(at p: SchedulePoint) -> StepDecomposition {
         if let d = decomposition, d.layout.resolution == p.resolution, d.layout.minibatch == p.minibatch { return d }
-        let d = StepDecomposition(SpatialLayout(ranks: group.size, minibatch: p.minibatch, resolution: p.resolution),
+        let network = config.network
+        let layout = SpatialLayout(ranks: group.size, minibatch: p.minibatch, resolution: p.resolution,
+                                   levelCost: { network.levelCost(at: $0) })
+        let d = StepDecomposition(layout,
                                   rank: group.rank, world: group, stddev: collectives)
         decomposition = d
         return d

@@ -36,6 +36,24 @@ final class SpatialLayoutTests: XCTestCase {
         XCTAssertEqual(six.samples(of: 4), 0..<0)
     }
 
+    /// With level costs, a rank's load counts the levels it computes whole: the paper's widths
+    /// (multiply-adds ~ r^2 nf(r)^2) keep 8 slabs at 1024 with 3 images, while levels of equal
+    /// cost below a small top level make more slabs pointless.
+    func testLevelCostsCountTheWholeLevels() {
+        func paperWidth(_ r: Int) -> Double { Double(min(8192 >> (r.trailingZeroBitCount - 1), 512)) }
+        let paper = { (r: Int) in Double(r * r) * paperWidth(r) * paperWidth(r) }
+        let l = SpatialLayout(ranks: 8, minibatch: 3, resolution: 1024, levelCost: paper)
+        XCTAssertEqual([l.dataGroups, l.spatialRanks], [1, 8])
+        XCTAssertEqual(SpatialLayout(ranks: 8, minibatch: 14, resolution: 256, levelCost: paper).spatialRanks, 4)
+        // Every level as costly as the top one: at 16x16, 8 slabs (2 rows) leave 8x8 and 4x4
+        // whole on every rank: 3 images x (1/8 + 1 + 1) = 6.4 against 3 x 2 with 1 image x
+        // (1/2 + 1/2 + 1) = 2.
+        let flat = SpatialLayout(ranks: 8, minibatch: 3, resolution: 16, levelCost: { _ in 1 })
+        XCTAssertEqual([flat.dataGroups, flat.spatialRanks, flat.idleRanks], [3, 2, 2])
+        // No cost given: all the work at the top level, as `testChoices`.
+        XCTAssertEqual(SpatialLayout(ranks: 8, minibatch: 3, resolution: 16).spatialRanks, 8)
+    }
+
     /// 8 ranks, 3 images at 1024 (1 x 8): slabs of 128 rows at 1024, ... 2 rows at 16, then
     /// the 8x8 and 4x4 maps replicated; at every split level the slabs tile the rows in order
     /// with edges on even rows.

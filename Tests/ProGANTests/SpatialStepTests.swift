@@ -25,6 +25,23 @@ final class SpatialStepTests: XCTestCase {
         }
     }
 
+    /// The paper's networks on 8 ranks (README's example): data parallelism up to 128x128, then
+    /// 2 groups x 4 slabs for 14 and 6 images, one group of 8 slabs for 3; on 64 ranks at 1024,
+    /// 3 x 16 (not 1 x 64: 16-row slabs would leave 64x64 and below, 32% of an image's work,
+    /// whole on every rank; 64-row slabs leave 16x16 and below, 4%).
+    func testPaperNetworksDecomposition() {
+        let paper = NetworkConfig()
+        func layout(_ ranks: Int, _ minibatch: Int, _ r: Int) -> [Int] {
+            let l = SpatialLayout(ranks: ranks, minibatch: minibatch, resolution: r, levelCost: { paper.levelCost(at: $0) })
+            return [l.dataGroups, l.spatialRanks]
+        }
+        XCTAssertEqual(layout(8, 16, 128), [8, 1])
+        XCTAssertEqual(layout(8, 14, 256), [2, 4])
+        XCTAssertEqual(layout(8, 6, 512), [2, 4])
+        XCTAssertEqual(layout(8, 3, 1024), [1, 8])
+        XCTAssertEqual(layout(64, 3, 1024), [3, 16])
+    }
+
     /// A slab of real images fades as the rows of the whole images (2x2 blocks never straddle
     /// a slab edge), down to slabs of 2 rows of an 8x8 image.
     func testRealImageFadeOfASlabIsTheRowsOfTheWholeFade() {
