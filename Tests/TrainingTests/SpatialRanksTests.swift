@@ -61,4 +61,25 @@ final class SpatialRanksTests: TrainingCLITestCase {
             XCTAssertTrue(out.contains("ranks: \(r)x\(r): 3 images in 3 group(s) of 1 x 2 slab(s) on 8 ranks (2 idle)"), out)
         }
     }
+
+    /// The paper preset on 8 ranks (oversubscribed) and a small 256x256 dataset, phases shortened
+    /// to a step or two and the paper's minibatch kept (16, then 14 at 256x256): the run reaches
+    /// 256x256 and takes a step there as 2 groups of 7 images x 4 slabs.
+    func testPaperPresetOnEightRanksStepsAt256() throws {
+        let data = try makeDataset(count: 16, resolution: 256)
+        let out = path("paper")
+        // 4x4 stable, then a fade and a stable step at each of 8 ... 128, then 256's first step.
+        let r = try progan(["train", "--data", data, "--out", out, "--preset", "paper", "--stabilize-kimg", "0.016",
+                            "--fade-kimg", "0.016", "--max-steps", "12", "--tick-kimg", "0.016", "--swd-ticks", "0",
+                            "--no-tensorboard"], ranks: 8, timeout: 1800)
+        XCTAssertTrue(r.succeeded, r.summary)
+        XCTAssertTrue(r.stdout.contains("ranks: 128x128: 16 images in 8 group(s) of 2 x 1 slab(s) on 8 ranks"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("ranks: 256x256: 14 images in 2 group(s) of 7 x 4 slab(s) on 8 ranks"), r.stdout)
+        let last = try XCTUnwrap(try metrics(out).last)
+        XCTAssertEqual(last["resolution"] as? Int, 256)
+        XCTAssertEqual(last["minibatch"] as? Int, 14)
+        for key in ["loss/D", "loss/G", "loss/gp"] {
+            XCTAssertTrue((last[key] as? Double)?.isFinite == true, "\(key) at 256x256: \(last)")
+        }
+    }
 }

@@ -29,34 +29,35 @@ class TrainingCLITestCase: XCTestCase {
         return try ChildProcess.run(argv, timeout: timeout)
     }
 
-    /// A small 32x32 grayscale dataset of smooth synthetic images (written by the binary from a
+    /// A small grayscale dataset (32x32 unless asked) of smooth synthetic images (written by the binary from a
     /// folder would need image files; Fashion-MNIST may be absent): made through the Storage API.
     /// With `classes` > 0, image n is labelled n % classes (its pattern's y frequency follows n % 3)
     /// and the classes are named "c0", "c1", ...
     /// - Parameter noise: adds uniform noise of this amplitude (a hash of sample and pixel), so
     ///   that no two pixels repeat a value: flat regions make many pre-activations equal, and a
     ///   rounding-level difference near 0 then flips LReLU's slope at all of them at once.
-    func makeDataset(_ name: String = "data.h5", count: Int = 64, classes: Int = 0, noise: Double = 0) throws -> String {
+    func makeDataset(_ name: String = "data.h5", count: Int = 64, classes: Int = 0, noise: Double = 0,
+                     resolution size: Int = 32) throws -> String {
         let file = path(name)
-        var pixels = [UInt8](repeating: 0, count: count * 32 * 32)
+        var pixels = [UInt8](repeating: 0, count: count * size * size)
         for n in 0..<count {
-            for y in 0..<32 {
-                for x in 0..<32 {
-                    let u: Double = Double(x) * 0.2 * Double(1 + n % 5) + Double(n)
-                    let w: Double = Double(y) * 0.15 * Double(1 + n % 3)
-                    var h = UInt64(n * 1024 + y * 32 + x) &* 0x9E37_79B9_7F4A_7C15
+            for y in 0..<size {
+                for x in 0..<size {
+                    let u: Double = Double(x) * 32 / Double(size) * 0.2 * Double(1 + n % 5) + Double(n)
+                    let w: Double = Double(y) * 32 / Double(size) * 0.15 * Double(1 + n % 3)
+                    var h = UInt64((n * size + y) * size + x) &* 0x9E37_79B9_7F4A_7C15
                     h = (h ^ (h >> 31)) &* 0xBF58_476D_1CE4_E5B9
                     let jitter = noise * (Double(h >> 11) / Double(1 << 53) * 2 - 1)
                     let v: Double = 127.5 + (noise > 0 ? 80 : 120) * sin(u) * cos(w) + jitter
-                    pixels[n * 1024 + y * 32 + x] = UInt8(max(0, min(255, v)))
+                    pixels[(n * size + y) * size + x] = UInt8(max(0, min(255, v)))
                 }
             }
         }
-        try ImageDatasetFile.create(at: file, resolution: 32, channels: 1, count: count, source: "test", withLabels: classes > 0,
+        try ImageDatasetFile.create(at: file, resolution: size, channels: 1, count: count, source: "test", withLabels: classes > 0,
                                     classNames: classes > 0 ? (0..<classes).map { "c\($0)" } : nil) { w in
             if classes > 0 { try w.writeLabels((0..<count).map { Int64($0 % classes) }, rows: 0..<count) }
             var level = pixels
-            var r = 32
+            var r = size
             while true {
                 try w.write(level, level: r, rows: 0..<count)
                 if r == 4 { break }
