@@ -127,11 +127,14 @@ public struct SpatialLayout: Equatable, Sendable, CustomStringConvertible {
     public var idleRanks: Int { ranks - dataGroups * spatialRanks }
 
     /// For `train`'s phase line, e.g. "1024x1024: 3 images in 3 group(s) of 1 x 8 slab(s) on 24
-    /// ranks" (uneven groups show their range of images, "1-2"; idle ranks are counted).
+    /// ranks", or without slabs "128x128: 16 images, 2 a rank, on 8 ranks" (uneven groups show
+    /// their range of images, "1-2"; idle ranks are counted).
     public var description: String {
         let per = BatchShards(total: minibatch, parts: dataGroups).counts
         let images = Set(per).count == 1 ? "\(per[0])" : "\(per.min()!)-\(per.max()!)"
-        return "\(resolution)x\(resolution): \(minibatch) images in \(dataGroups) group(s) of \(images) x \(spatialRanks) slab(s) on \(ranks) ranks"
-            + (idleRanks > 0 ? " (\(idleRanks) idle)" : "")
+        let idle = idleRanks > 0 ? " (\(idleRanks) idle)" : ""
+        // Plain data parallelism reads as images a rank.
+        guard spatialRanks > 1 else { return "\(resolution)x\(resolution): \(minibatch) images, \(images) a rank, on \(ranks) ranks" + idle }
+        return "\(resolution)x\(resolution): \(minibatch) images in \(dataGroups) group(s) of \(images) x \(spatialRanks) slab(s) on \(ranks) ranks" + idle
     }
 }

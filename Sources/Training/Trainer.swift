@@ -163,8 +163,7 @@ public final class Trainer {
         let network = config.network
         let layout = SpatialLayout(ranks: group.size, minibatch: p.minibatch, resolution: p.resolution,
                                    levelCost: { network.levelCost(at: $0) })
-        let d = StepDecomposition(layout,
-                                  rank: group.rank, world: group, stddev: collectives)
+        let d = StepDecomposition(layout, rank: group.rank, world: group, stddev: collectives)
         decomposition = d
         return d
     }
