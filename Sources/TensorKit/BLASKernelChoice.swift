@@ -125,3 +125,28 @@ extension BLAS {
         return 2 * Double(size * size * size) / best / 1e9
     }
 }
+
+/// Whether convolution products could run with bfloat16 inputs and float32 sums (`--precision
+/// bf16`): that needs the CPU's AVX512_BF16 instructions and a BLAS with `cblas_sbgemm`
+/// (OpenBLAS built with BUILD_BFLOAT16; Debian's 0.3.21 is not). Where both exist the product
+/// would still need a path of its own here, which is not written: the option refuses in every
+/// case, saying which of the three is missing, so that a run never silently trains in fp32.
+public enum BF16Support {
+    /// Whether the loaded BLAS exports `cblas_sbgemm`.
+    public static var blasHasSBGEMM: Bool {
+        guard let handle = dlopen(nil, RTLD_NOW) else { return false }
+        defer { dlclose(handle) }
+        return dlsym(handle, "cblas_sbgemm") != nil
+    }
+
+    /// Why `--precision bf16` cannot run, as one line for the user (nil never: see the type).
+    public static func unavailableReason(features: CPUFeatures, blasHasSBGEMM: Bool, blas: String) -> String {
+        guard features.avx512BF16 else {
+            return "--precision bf16 needs a CPU with AVX512_BF16 (this one has \(features)); run with --precision fp32 (the default)"
+        }
+        guard blasHasSBGEMM else {
+            return "--precision bf16 needs an OpenBLAS built with bfloat16 (cblas_sbgemm), and \(blas) has none; run with --precision fp32 (the default)"
+        }
+        return "--precision bf16: this CPU and BLAS could, but progan-mpi has no bfloat16 convolution path yet; run with --precision fp32 (the default)"
+    }
+}

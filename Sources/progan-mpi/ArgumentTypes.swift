@@ -24,6 +24,23 @@ struct ThreadsOption: ParsableArguments {
     }
 }
 
+/// `--precision`: the arithmetic of the convolutions' matrix products. Only fp32 runs; bf16 is
+/// refused with the reason (`BF16Support`), so that a run never trains in another precision
+/// than asked.
+struct PrecisionOption: ParsableArguments {
+    enum Precision: String, ExpressibleByArgument, CaseIterable { case fp32, bf16 }
+
+    @Option(help: "Arithmetic of the convolution products: fp32, or bf16 (needs AVX512_BF16 and an OpenBLAS with cblas_sbgemm).")
+    var precision: Precision = .fp32
+
+    func validate() throws {
+        guard precision == .fp32 else {
+            throw ValidationError(BF16Support.unavailableReason(features: .current, blasHasSBGEMM: BF16Support.blasHasSBGEMM,
+                                                                blas: BLAS.configuration))
+        }
+    }
+}
+
 /// The arguments with every "--name -5" written "--name=-5". ArgumentParser takes a word that
 /// starts with "-" for an option, so "--minibatch -1" answered "Missing value for
 /// '--minibatch'"; joined, the value reaches the option, whose check then says what is wrong

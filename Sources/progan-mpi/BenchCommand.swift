@@ -29,6 +29,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Timed iterations.") var iters = 5
     @Option(help: "Untimed iterations before them.") var warmup = 1
     @OptionGroup var threads: ThreadsOption
+    @OptionGroup var precision: PrecisionOption
     @Option(help: "3x3 convolution algorithm: auto (Winograd F(2x2,3x3) where it pays, im2col elsewhere) or im2col.")
     var conv = "auto"
     @Option(help: ArgumentHelp("Most floats of convolution scratch (im2col columns, Winograd buffers) before chunking.",

@@ -54,6 +54,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Checkpoints kept in --out (older ones are removed); more give 'metrics --run' a longer history.") var keepCheckpoints = 3
     @Option(help: "'auto' (newest checkpoint in --out, if any), 'none', or a checkpoint path.") var resume: String = "none"
     @OptionGroup var threads: ThreadsOption
+    @OptionGroup var precision: PrecisionOption
     @Option(help: "Sliced Wasserstein distance every this many ticks (0: off); needs a final resolution >= 16.") var swdTicks = 0
     @Option(help: "Images per side for the SWD (the paper used 16384).") var swdImages = 1024
     @Flag(name: .customLong("no-tensorboard"), help: "Do not write TensorBoard event files into --out/tensorboard.")

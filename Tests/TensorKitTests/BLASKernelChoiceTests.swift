@@ -31,6 +31,19 @@ final class BLASKernelChoiceTests: XCTestCase {
     }
 
     /// The user's OPENBLAS_CORETYPE stands, even when it is slower.
+    /// `--precision bf16` names what is missing: the CPU instructions first, then the BLAS
+    /// routine; with both, the missing convolution path.
+    func testBF16ReasonNamesWhatIsMissing() {
+        let amd = CPUFeatures(avx2FMA: true, avx512F: false, avx512BF16: false)
+        let xeon = CPUFeatures(avx2FMA: true, avx512F: true, avx512BF16: true)
+        XCTAssertTrue(BF16Support.unavailableReason(features: amd, blasHasSBGEMM: true, blas: "B").contains("needs a CPU with AVX512_BF16"))
+        XCTAssertTrue(BF16Support.unavailableReason(features: xeon, blasHasSBGEMM: false, blas: "OpenBLAS 0.3.21")
+            .contains("needs an OpenBLAS built with bfloat16 (cblas_sbgemm), and OpenBLAS 0.3.21 has none"))
+        XCTAssertTrue(BF16Support.unavailableReason(features: xeon, blasHasSBGEMM: true, blas: "B").contains("no bfloat16 convolution path"))
+        // Debian's OpenBLAS 0.3.21 exports no cblas_sbgemm (the library these tests link).
+        if BLAS.configuration.contains("0.3.21") { XCTAssertFalse(BF16Support.blasHasSBGEMM) }
+    }
+
     func testUserChoiceStands() {
         XCTAssertEqual(BLASKernelChoice.decide(features: xeon, picked: "Prescott", userCoreType: "Prescott"), .keep)
         XCTAssertEqual(BLASKernelChoice.decide(features: xeon, picked: "Haswell", userCoreType: "haswell"), .keep)

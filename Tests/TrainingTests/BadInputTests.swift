@@ -24,6 +24,18 @@ final class BadInputTests: TrainingCLITestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: path("run")))
     }
 
+    /// bf16 products are refused with the reason on any machine (no AVX512_BF16 here, or
+    /// Debian's OpenBLAS without cblas_sbgemm on a CPU that has it), before anything is written.
+    func testBF16PrecisionIsRefusedWithTheReason() throws {
+        let data = try makeDataset()
+        let r = try progan(["train", "--data", data, "--out", path("run"), "--preset", "tiny", "--precision", "bf16"])
+        assertOneLineError(r, contains: "--precision bf16 needs")
+        XCTAssertTrue(r.stderr.contains("run with --precision fp32"), r.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("run")))
+        let b = try progan(["bench", "--res", "4", "--precision", "bf16"])
+        assertOneLineError(b, contains: "--precision bf16")
+    }
+
     func testResolutionNotPowerOfTwo() throws {
         let data = try makeDataset()
         let r = try progan(["train", "--data", data, "--out", path("run"), "--resolution", "24"])
