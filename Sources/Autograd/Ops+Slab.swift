@@ -65,31 +65,32 @@ extension Var {
     }
 
     /// The rows of `conv2d(whole image, w)` that fall in this rank's slab `x` [N, C, h, W]
-    /// (3x3 or 1x1 kernel): one halo row from each neighbour (`haloExchange`; zeros at the
-    /// image's edges, as the whole image's padding), the same-padded convolution of the h + 2
-    /// rows, and its middle h rows, whose 3x3 windows lie inside them. A 1x1 kernel needs no
-    /// halo. Every rank of the spatial group must call it together.
+    /// (3x3 or 1x1 kernel): one halo row from each neighbour (`haloRows`; zeros at the image's
+    /// edges, as the whole image's padding) and the convolution of the slab that reads them in
+    /// place of its padding (`conv2d(_:_:top:bottom:)`): exactly the slab's rows, with the work
+    /// of the slab's own convolution. A 1x1 kernel needs no halo. Every rank of the spatial
+    /// group must call it together.
     /// - Throws: `ShapeError` for other kernels or shapes that do not fit.
     public static func slabConv2d(_ x: Var, _ w: Var, _ comm: Collective, above: Int?, below: Int?) throws -> Var {
-        try slab(x, w, "slabConv2d", comm, above: above, below: below) { try conv2d($0, w) }
+        try checkSlab(x, w, "slabConv2d")
+        if w.shape[2] == 1 { return try conv2d(x, w) }
+        let halo = try x.haloRows(comm, above: above, below: below)
+        return try conv2d(x, w, top: halo.top, bottom: halo.bottom)
     }
 
     /// `leakyReLU(conv2d(x, w) + b)` on a slab, as `slabConv2d` (bias and activation are
-    /// pointwise, so the fused op on the widened slab is exact on its middle rows).
+    /// pointwise: `conv2dBiasLeakyReLU(_:_:_:slope:top:bottom:)`).
     public static func slabConv2dBiasLeakyReLU(_ x: Var, _ w: Var, _ b: Var, slope: Float,
                                                _ comm: Collective, above: Int?, below: Int?) throws -> Var {
-        try slab(x, w, "slabConv2dBiasLeakyReLU", comm, above: above, below: below) {
-            try conv2dBiasLeakyReLU($0, w, b, slope: slope)
-        }
+        try checkSlab(x, w, "slabConv2dBiasLeakyReLU")
+        if w.shape[2] == 1 { return try conv2dBiasLeakyReLU(x, w, b, slope: slope) }
+        let halo = try x.haloRows(comm, above: above, below: below)
+        return try conv2dBiasLeakyReLU(x, w, b, slope: slope, top: halo.top, bottom: halo.bottom)
     }
 
-    private static func slab(_ x: Var, _ w: Var, _ name: String, _ comm: Collective, above: Int?, below: Int?,
-                             _ conv: (Var) throws -> Var) throws -> Var {
+    private static func checkSlab(_ x: Var, _ w: Var, _ name: String) throws {
         guard x.shape.count == 4, w.shape.count == 4, w.shape[2] == w.shape[3], w.shape[2] == 3 || w.shape[2] == 1 else {
             throw ShapeError(name, "a slab [N,C,h,W] and a 3x3 or 1x1 kernel expected, got \(x.shape) and \(w.shape)")
         }
-        if w.shape[2] == 1 { return try conv(x) }
-        let h = x.shape[2]
-        return try conv(x.haloExchange(comm, above: above, below: below)).narrow(axis: 2, start: 1, length: h)
     }
 }
