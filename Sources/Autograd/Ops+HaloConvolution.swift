@@ -32,24 +32,6 @@ extension Var {
         }
     }
 
-    /// `leakyReLU(conv2d(x, w, top:, bottom:) + b)` as one node holding only its output (as
-    /// `conv2dBiasLeakyReLU`), b [O]. Rules: g masked by the output's sign, then those of
-    /// `conv2d(_:_:top:bottom:)` and the bias gradient `sum_{n,h,w}` of the masked g.
-    public static func conv2dBiasLeakyReLU(_ x: Var, _ w: Var, _ b: Var, slope: Float, top: Var, bottom: Var) throws -> Var {
-        try checkHaloShapes("conv2dBiasLeakyReLU(top:bottom:)", x, w, top, bottom)
-        guard b.shape == [w.shape[0]] else {
-            throw ShapeError("conv2dBiasLeakyReLU(top:bottom:)", "bias \(b.shape) does not fit weight \(w.shape)")
-        }
-        let o = w.shape[0]
-        var y = Tensor.conv2d(x.value, w.value, top: top.value, bottom: bottom.value)
-        addBiasLeakyReLU(&y, b.value, slope: slope)
-        return Var.op(y, [x, w, b, top, bottom]) { node, g, needs in
-            let gm = try g.leakyReLUMasked(by: node.value, slope: slope)
-            let rules = try haloConvolutionRules(x, w, top, bottom, gm, [needs[0], needs[1], needs[3], needs[4]])
-            return [rules[0], rules[1], needs[2] ? try gm.sum(to: [1, o, 1, 1]).reshape([o]) : nil, rules[2], rules[3]]
-        }
-    }
-
     /// The weight gradient of `conv2d(x, w, top:, bottom:)` as a differentiable op of
     /// (x, g, halos): `r[o,c,i,j] = sum_{n,h,w} g[n,o,h,w] X[n,c,h+i-p,w+j-p]`, [O,C,k,k].
     ///
@@ -109,22 +91,4 @@ extension Var {
                 needs[1] ? try conv2d(zero, kernel, top: none, bottom: g.narrow(axis: 2, start: 0, length: p)) : nil,
                 needs[2] ? try conv2d(zero, kernel, top: g.narrow(axis: 2, start: h - p, length: p), bottom: none) : nil]
     }
-}
-
-/// `y = leakyReLU(y + b)` in place, b [O] broadcast over [N,O,H,W].
-func addBiasLeakyReLU(_ y: inout Tensor, _ b: Tensor, slope: Float) {
-    let (planes, o) = (y.shape[0] * y.shape[1], y.shape[1])
-    let hw = y.shape[2] * y.shape[3]
-    y.data.withUnsafeMutableBufferPointer { py in b.data.withUnsafeBufferPointer { pb in
-        // Planes (sample, channel) in parallel.
-        Parallel.forRanges(planes, floatsEach: hw) { range in
-            for plane in range {
-                let bias = pb[plane % o], base = plane * hw
-                for i in base..<(base + hw) {
-                    let v = py[i] + bias
-                    py[i] = v > 0 ? v : v * slope
-                }
-            }
-        }
-    } }
 }

@@ -27,8 +27,9 @@ extension Var {
     /// zeros where there is none (nil). `haloExchange` without the widened copy, for kernels that
     /// read the halo rows where they are (`Var.conv2d(_:_:top:bottom:)`).
     ///
-    /// Both rows take part in every backward pass that reaches either (a rank's exchange and its
-    /// neighbours' must run together), so a caller should use both, zeros included.
+    /// A rank's exchanges pair up with its neighbours', backwards too: what reaches one rank's
+    /// halo rows in a backward pass must reach every rank's, those at the image's edges included
+    /// (a missing neighbour's zero row sends nothing back but still receives).
     /// - Throws: as `haloExchange`.
     public func haloRows(_ comm: Collective, above: Int?, below: Int?) throws -> (top: Var, bottom: Var) {
         guard shape.count == 4, shape[2] >= 1 else {

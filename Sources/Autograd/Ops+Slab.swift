@@ -67,25 +67,58 @@ extension Var {
     /// The rows of `conv2d(whole image, w)` that fall in this rank's slab `x` [N, C, h, W]
     /// (3x3 or 1x1 kernel): one halo row from each neighbour (`haloRows`; zeros at the image's
     /// edges, as the whole image's padding) and the convolution of the slab that reads them in
-    /// place of its padding (`conv2d(_:_:top:bottom:)`): exactly the slab's rows, with the work
-    /// of the slab's own convolution. A 1x1 kernel needs no halo. Every rank of the spatial
-    /// group must call it together.
+    /// place of its padding (`Tensor.conv2d(_:_:top:bottom:)`): exactly the slab's rows, with
+    /// the work of the slab's own convolution. A 1x1 kernel needs no halo. Every rank of the
+    /// spatial group must call it, and differentiate through it, together.
+    ///
+    /// The rules are those of the whole image's convolution, cut into slabs. Its input gradient
+    /// is the whole image's same-padded `conv2d(g, flipT(w))`, whose rows on this slab are
+    /// `slabConv2d(g, flipT(w))`: the upstream gradient's edge rows are exchanged as the input's
+    /// were, and each rank computes its rows' gradient whole, the terms its rows get through the
+    /// neighbours' outputs included. (Differentiating through `haloRows` would compute the
+    /// halo rows' gradients on the neighbours, send them back and add them into the edge rows:
+    /// two extra one-row convolutions and two full-size additions a pass, for the same sums.)
+    /// The weight gradient is this rank's part of the whole image's,
+    /// `conv2dWeightGradient(x, g, top:, bottom:)` on the exchanged halo rows, and the
+    /// all-reduce over ranks adds the parts; its own rules send the halo rows' gradients back
+    /// to their owners through the exchange's adjoint (second order).
     /// - Throws: `ShapeError` for other kernels or shapes that do not fit.
     public static func slabConv2d(_ x: Var, _ w: Var, _ comm: Collective, above: Int?, below: Int?) throws -> Var {
         try checkSlab(x, w, "slabConv2d")
         if w.shape[2] == 1 { return try conv2d(x, w) }
         let halo = try x.haloRows(comm, above: above, below: below)
-        return try conv2d(x, w, top: halo.top, bottom: halo.bottom)
+        let y = Tensor.conv2d(x.value, w.value, top: halo.top.value, bottom: halo.bottom.value)
+        return Var.op(y, [x, w]) { _, g, needs in
+            try slabRules(x, w, halo, g, comm, above: above, below: below, needs)
+        }
     }
 
-    /// `leakyReLU(conv2d(x, w) + b)` on a slab, as `slabConv2d` (bias and activation are
-    /// pointwise: `conv2dBiasLeakyReLU(_:_:_:slope:top:bottom:)`).
+    /// `leakyReLU(conv2d(x, w) + b)` on a slab, as `slabConv2d`: bias and activation are
+    /// pointwise, so the rules are `slabConv2d`'s on the upstream gradient masked by the output's
+    /// sign, and the bias gradient its sum over N, h and W.
     public static func slabConv2dBiasLeakyReLU(_ x: Var, _ w: Var, _ b: Var, slope: Float,
                                                _ comm: Collective, above: Int?, below: Int?) throws -> Var {
         try checkSlab(x, w, "slabConv2dBiasLeakyReLU")
         if w.shape[2] == 1 { return try conv2dBiasLeakyReLU(x, w, b, slope: slope) }
+        guard b.shape == [w.shape[0]] else {
+            throw ShapeError("slabConv2dBiasLeakyReLU", "bias \(b.shape) does not fit weight \(w.shape)")
+        }
+        let o = w.shape[0]
         let halo = try x.haloRows(comm, above: above, below: below)
-        return try conv2dBiasLeakyReLU(x, w, b, slope: slope, top: halo.top, bottom: halo.bottom)
+        var y = Tensor.conv2d(x.value, w.value, top: halo.top.value, bottom: halo.bottom.value)
+        addBiasLeakyReLU(&y, b.value, slope: slope)
+        return Var.op(y, [x, w, b]) { node, g, needs in
+            let gm = try g.leakyReLUMasked(by: node.value, slope: slope)
+            return try slabRules(x, w, halo, gm, comm, above: above, below: below, [needs[0], needs[1]])
+                + [needs[2] ? try gm.sum(to: [1, o, 1, 1]).reshape([o]) : nil]
+        }
+    }
+
+    /// [dx, dw] of the slab convolution for the upstream gradient g (see `slabConv2d`).
+    private static func slabRules(_ x: Var, _ w: Var, _ halo: (top: Var, bottom: Var), _ g: Var, _ comm: Collective,
+                                  above: Int?, below: Int?, _ needs: [Bool]) throws -> [Var?] {
+        [needs[0] ? try slabConv2d(g, w.flippedTransposedKernel(), comm, above: above, below: below) : nil,
+         needs[1] ? try conv2dWeightGradient(x, g, kernel: w.shape[2], top: halo.top, bottom: halo.bottom) : nil]
     }
 
     private static func checkSlab(_ x: Var, _ w: Var, _ name: String) throws {
@@ -93,4 +126,22 @@ extension Var {
             throw ShapeError(name, "a slab [N,C,h,W] and a 3x3 or 1x1 kernel expected, got \(x.shape) and \(w.shape)")
         }
     }
+}
+
+/// `y = leakyReLU(y + b)` in place, b [O] broadcast over [N,O,H,W].
+func addBiasLeakyReLU(_ y: inout Tensor, _ b: Tensor, slope: Float) {
+    let (planes, o) = (y.shape[0] * y.shape[1], y.shape[1])
+    let hw = y.shape[2] * y.shape[3]
+    y.data.withUnsafeMutableBufferPointer { py in b.data.withUnsafeBufferPointer { pb in
+        // Planes (sample, channel) in parallel.
+        Parallel.forRanges(planes, floatsEach: hw) { range in
+            for plane in range {
+                let bias = pb[plane % o], base = plane * hw
+                for i in base..<(base + hw) {
+                    let v = py[i] + bias
+                    py[i] = v > 0 ? v : v * slope
+                }
+            }
+        }
+    } }
 }
