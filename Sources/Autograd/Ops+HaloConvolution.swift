@@ -14,6 +14,9 @@ import TensorKit
 // work, and still an op of this family. The weight gradient is the same-padded one with X's
 // halo rows read in place, and its rules are again these convolutions. So the family is closed
 // under differentiation, and double backward (the gradient penalty) is exact.
+//
+// `Var.slabConv2d` (Ops+Slab.swift) computes its forward with the same kernel and takes its
+// weight gradient from here; its input gradient is the whole image's, cut into slabs.
 
 extension Var {
     /// Rows `0..<H` of the same-padded convolution of the stack [top; x; bottom]
@@ -84,11 +87,11 @@ extension Var {
     /// nil where `needs` says no.
     private static func fullRowsAdjoint(_ g: Var, _ kernel: Var, _ needs: [Bool]) throws -> [Var?] {
         let (n, h, wd, p) = (g.shape[0], g.shape[2], g.shape[3], kernel.shape[2] / 2)
-        // p zero rows of g's channels: only the halo next to them reaches their output rows.
+        // p zero rows of g's channels, with zero rows on their far side: only the halo on g's
+        // side reaches their output rows.
         let zero = Var(Tensor.zeros([n, g.shape[1], p, wd]))
-        let none = Var(Tensor.zeros([n, g.shape[1], p, wd]))
         return [needs[0] ? try conv2d(g, kernel) : nil,
-                needs[1] ? try conv2d(zero, kernel, top: none, bottom: g.narrow(axis: 2, start: 0, length: p)) : nil,
-                needs[2] ? try conv2d(zero, kernel, top: g.narrow(axis: 2, start: h - p, length: p), bottom: none) : nil]
+                needs[1] ? try conv2d(zero, kernel, top: zero, bottom: g.narrow(axis: 2, start: 0, length: p)) : nil,
+                needs[2] ? try conv2d(zero, kernel, top: g.narrow(axis: 2, start: h - p, length: p), bottom: zero) : nil]
     }
 }

@@ -95,7 +95,7 @@ extension Tensor {
     public static func conv2d(_ x: Tensor, _ w: Tensor) -> Tensor {
         require(x.rank == 4 && w.rank == 4 && x.shape[1] == w.shape[1] && w.shape[2] == w.shape[3]
                      && w.shape[2] % 2 == 1, "conv2d: input \(x.shape) and weight \(w.shape) do not fit")
-        return withHalos(nil, nil) { top, bottom in convolve(x, w, top: top, bottom: bottom) }
+        return convolve(x, w, top: nil, bottom: nil)
     }
 
     /// Calls `body` with pointers to the halo tensors' storage (nil for a missing one).
@@ -165,7 +165,7 @@ extension Tensor {
         require(x.rank == 4 && g.rank == 4 && x.shape[0] == g.shape[0] && x.shape[2] == g.shape[2]
                      && x.shape[3] == g.shape[3] && k % 2 == 1,
                      "conv2dWeightGradient: input \(x.shape) and gradient \(g.shape) do not fit")
-        return withHalos(nil, nil) { top, bottom in weightGradient(x, g, kernel: k, top: top, bottom: bottom) }
+        return weightGradient(x, g, kernel: k, top: nil, bottom: nil)
     }
 
     /// `conv2dWeightGradient` whose rows of `x` beyond the image are zeros or, where given, the
