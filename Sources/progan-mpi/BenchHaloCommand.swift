@@ -17,7 +17,9 @@ import Training
 /// `Var.slabConv2d` whole, the widened slab's convolution with its middle rows kept (how
 /// `slabConv2d` was first built), and the forward and backward pass (gradients for the slab
 /// and the weight) of the slab's plain `Var.conv2d`, of `Var.slabConv2d` and of the widened
-/// form. Rank 0 prints the medians and minima of its own timings.
+/// form, and of the same three as the gradient penalty uses them (input gradient recorded, a
+/// loss on it differentiated for the weight). Rank 0 prints the medians and minima of its own
+/// timings.
 struct BenchHaloCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench-halo",
@@ -58,6 +60,18 @@ struct BenchHaloCommand: ParsableCommand {
                 _ = try gradients(of: conv(xv, wv), wrt: [xv, wv], seed: upstream)
             }
         }
+        // As in the gradient penalty: the input gradient recorded (createGraph), a loss on it,
+        // differentiated for the weight. With L = |y|^2 / 2 the upstream gradient is y, which
+        // depends on the weight, so the second pass goes through every rule's own rules, the
+        // halo rows' included.
+        func penalty(_ conv: @escaping (Var, Var) throws -> Var) -> () throws -> Void {
+            {
+                let (xv, wv) = (Var(slab, requiresGrad: true), Var(w, requiresGrad: true))
+                let y = try conv(xv, wv)
+                let g = try gradients(of: (y * y).sum() * 0.5, wrt: [xv], createGraph: true)[0]
+                _ = try gradients(of: (g * g).sum(), wrt: [wv])
+            }
+        }
         // The slab convolution as it was first built: the widened slab convolved, its middle kept.
         let widened = { (x: Var, w: Var) throws -> Var in
             try Var.conv2d(x.haloExchange(comm, above: above, below: below), w).narrow(axis: 2, start: 1, length: rows)
@@ -75,6 +89,9 @@ struct BenchHaloCommand: ParsableCommand {
             ("conv2d of the slab, fwd + bwd", forwardBackward { try Var.conv2d($0, $1) }),
             ("slabConv2d fwd + bwd", forwardBackward { try Var.slabConv2d($0, $1, comm, above: above, below: below) }),
             ("widened slab conv, fwd + bwd", forwardBackward(widened)),
+            ("conv2d of the slab, penalty", penalty { try Var.conv2d($0, $1) }),
+            ("slabConv2d penalty", penalty { try Var.slabConv2d($0, $1, comm, above: above, below: below) }),
+            ("widened slab conv, penalty", penalty(widened)),
         ]
         // Interleaved: each repeat times every case once, so that a shared machine's changing
         // load falls alike on all of them; each case's median, and the median of its ratio to its
@@ -106,6 +123,8 @@ struct BenchHaloCommand: ParsableCommand {
                          + "fwd + bwd: slabConv2d %.3f, widened %.3f", ratio(4, 3), ratio(5, 3), ratio(7, 6), ratio(8, 6)))
             print(String(format: "over the conv of the slab alone (fastest over fastest): slabConv2d %.3f, widened %.3f; "
                          + "fwd + bwd: slabConv2d %.3f, widened %.3f", fastest(4, 3), fastest(5, 3), fastest(7, 6), fastest(8, 6)))
+            print(String(format: "penalty over the slab's plain conv: slabConv2d %.3f, widened %.3f (median of paired ratios), "
+                         + "%.3f, %.3f (fastest)", ratio(10, 9), ratio(11, 9), fastest(10, 9), fastest(11, 9)))
         }
         try environment.finalize()
     }
