@@ -15,6 +15,8 @@ import TestSupport
 /// row on; `winogradMagnitude` of that image gives each output's |terms|.
 final class HaloConvolutionDefinitionTests: XCTestCase {
     override func tearDown() {
+        Parallel.threads = 1
+        BLAS.threads = 1
         Tensor.im2colBudget = 4 << 20
         Tensor.winogradMinChannels = 32
         Tensor.winogradMinPixels = 64
@@ -104,34 +106,48 @@ final class HaloConvolutionDefinitionTests: XCTestCase {
         Tensor.winogradMinPixels = 1
         let cases: [(n: Int, c: Int, o: Int, h: Int, w: Int)] = [(2, 3, 4, 4, 4), (3, 2, 3, 2, 2), (2, 4, 3, 6, 8), (1, 5, 2, 2, 6)]
         for budget in [4 << 20, 1] {
-            Tensor.im2colBudget = budget
-            for (index, s) in cases.enumerated() {
-                let t = inputs((s.n, s.c, s.o, s.h, s.w, 3), seed: UInt64(100 + 10 * index))
-                for (hasTop, hasBottom) in sides {
-                    let (top, bottom) = (hasTop ? t.top : nil, hasBottom ? t.bottom : nil)
-                    let what = "Winograd \(s), budget \(budget), top \(hasTop), bottom \(hasBottom)"
-                    let widened = stack(t.x, top, bottom, p: 1, extra: 1)
-                    var forward = forwardReference(t.x, t.w, top, bottom)
-                    let expanded = BoundedReference(value: ConvolutionReference.winogradMagnitude(widened, t.w),
-                                                    magnitude: ConvolutionReference.winogradMagnitude(widened, t.w))
-                    forward.magnitude = rows(expanded, planes: s.n * s.o, rows: s.h + 4, width: s.w, start: 2, count: s.h).magnitude
-                    let y = Tensor.conv2d(t.x, t.w, top: top, bottom: bottom)
-                    assertWithinRoundingBound(y.data, forward, roundings: ConvolutionReference.winogradRoundings(channels: s.c),
-                                              referenceRoundings: 9 * s.c, what)
-                    var gradient = weightReference(t.x, t.g, top, bottom, k: 3)
-                    gradient.magnitude = ConvolutionReference.winogradWeightGradientMagnitude(
-                        widened, t.g.embedded(axis: 2, start: 2, total: s.h + 4))
-                    let tiles = s.n * s.h * s.w / 4
-                    assertWithinRoundingBound(Tensor.conv2dWeightGradient(t.x, t.g, kernel: 3, top: top, bottom: bottom).data,
-                                              gradient, roundings: ConvolutionReference.winogradWeightGradientRoundings(tiles: tiles),
-                                              referenceRoundings: s.n * (s.h + 2) * s.w, what)
-                    // Both algorithms ran: they round differently.
-                    Tensor.winogradMinChannels = Int.max
-                    XCTAssertNotEqual(Tensor.conv2d(t.x, t.w, top: top, bottom: bottom).data, y.data, "\(what): im2col ran instead")
-                    Tensor.winogradMinChannels = 1
-                }
-            }
+            for (index, s) in cases.enumerated() { assertWinogradMatches(s, seed: UInt64(100 + 10 * index), budget: budget) }
         }
+    }
+
+    private func assertWinogradMatches(_ s: (n: Int, c: Int, o: Int, h: Int, w: Int), seed: UInt64, budget: Int) {
+        Tensor.im2colBudget = budget
+        let t = inputs((s.n, s.c, s.o, s.h, s.w, 3), seed: seed)
+        for (hasTop, hasBottom) in sides {
+            let (top, bottom) = (hasTop ? t.top : nil, hasBottom ? t.bottom : nil)
+            let what = "Winograd \(s), budget \(budget), top \(hasTop), bottom \(hasBottom)"
+            let widened = stack(t.x, top, bottom, p: 1, extra: 1)
+            var forward = forwardReference(t.x, t.w, top, bottom)
+            let expanded = ConvolutionReference.winogradMagnitude(widened, t.w)
+            forward.magnitude = rows(BoundedReference(value: expanded, magnitude: expanded), planes: s.n * s.o, rows: s.h + 4,
+                                     width: s.w, start: 2, count: s.h).magnitude
+            let y = Tensor.conv2d(t.x, t.w, top: top, bottom: bottom)
+            assertWithinRoundingBound(y.data, forward, roundings: ConvolutionReference.winogradRoundings(channels: s.c),
+                                      referenceRoundings: 9 * s.c, what)
+            var gradient = weightReference(t.x, t.g, top, bottom, k: 3)
+            gradient.magnitude = ConvolutionReference.winogradWeightGradientMagnitude(
+                widened, t.g.embedded(axis: 2, start: 2, total: s.h + 4))
+            let tiles = s.n * s.h * s.w / 4
+            assertWithinRoundingBound(Tensor.conv2dWeightGradient(t.x, t.g, kernel: 3, top: top, bottom: bottom).data,
+                                      gradient, roundings: ConvolutionReference.winogradWeightGradientRoundings(tiles: tiles),
+                                      referenceRoundings: s.n * (s.h + 2) * s.w, what)
+            // Both algorithms ran: they round differently.
+            let minimum = Tensor.winogradMinChannels
+            Tensor.winogradMinChannels = Int.max
+            XCTAssertNotEqual(Tensor.conv2d(t.x, t.w, top: top, bottom: bottom).data, y.data, "\(what): im2col ran instead")
+            Tensor.winogradMinChannels = minimum
+        }
+    }
+
+    /// With 2 threads (`Parallel`'s over channels, OpenBLAS's), both paths within their bounds.
+    func testWithThreads() {
+        Parallel.threads = 2
+        BLAS.threads = 2
+        Tensor.winogradMinChannels = Int.max
+        assertIm2colMatches((2, 6, 5, 4, 6, 3), seed: 400, "2 threads")
+        Tensor.winogradMinChannels = 1
+        Tensor.winogradMinPixels = 1
+        assertWinogradMatches((2, 6, 5, 4, 6), seed: 410, budget: 4 << 20)
     }
 
     /// Without halos the kernels are the same-padded ones, bit for bit (the same code path).
