@@ -18,6 +18,20 @@ extension Var {
     /// - Throws: `ShapeError` for a tensor that is not NCHW with at least one row, or a
     ///   neighbour outside the group.
     public func haloExchange(_ comm: Collective, above: Int?, below: Int?) throws -> Var {
+        let (top, bottom) = try haloRows(comm, above: above, below: below)
+        return try Var.concat([top, self, bottom], axis: 2)
+    }
+
+    /// The halo rows of this rank's slab [N, C, h, W], as two tensors [N, C, 1, W]: `top` the
+    /// last row of the slab of rank `above`, `bottom` the first row of the slab of rank `below`,
+    /// zeros where there is none (nil). `haloExchange` without the widened copy, for kernels that
+    /// read the halo rows where they are (`Var.conv2d(_:_:top:bottom:)`).
+    ///
+    /// A rank's exchanges pair up with its neighbours', backwards too: what reaches one rank's
+    /// halo rows in a backward pass must reach every rank's, those at the image's edges included
+    /// (a missing neighbour's zero row sends nothing back but still receives).
+    /// - Throws: as `haloExchange`.
+    public func haloRows(_ comm: Collective, above: Int?, below: Int?) throws -> (top: Var, bottom: Var) {
         guard shape.count == 4, shape[2] >= 1 else {
             throw ShapeError("haloExchange", "a slab [N, C, rows >= 1, W] expected, got \(shape)")
         }
@@ -27,6 +41,6 @@ extension Var {
         // arrives as the bottom halo. Then downwards, the other way round.
         let bottom = try narrow(axis: 2, start: 0, length: 1).sendReceive(comm, to: above, from: below, receiveShape: row)
         let top = try narrow(axis: 2, start: h - 1, length: 1).sendReceive(comm, to: below, from: above, receiveShape: row)
-        return try Var.concat([top, self, bottom], axis: 2)
+        return (top, bottom)
     }
 }

@@ -32,8 +32,11 @@ extension Tensor {
     /// Lowers image rows `r0..<r1` of `x` [N,C,H,W] to columns `[C*k*k, (r1-r0)*W]`, where row
     /// `r` is row `r % H` of sample `r / H`: chunks are runs of whole rows, across samples, so a
     /// chunk can be smaller than one sample (at 1024x1024 one sample's columns would be 600 MB).
+    /// Rows above and below the image are zeros, or read from `top` and `bottom` ([N,C,k/2,W],
+    /// halo rows of a slab, `conv2d(_:_:top:bottom:)`) where given.
     @usableFromInline
     static func im2col(_ x: UnsafePointer<Float>, c: Int, h: Int, w: Int, k: Int, rows r0: Int, _ r1: Int,
+                       top: UnsafePointer<Float>? = nil, bottom: UnsafePointer<Float>? = nil,
                        into col: UnsafeMutablePointer<Float>) {
         let p = k / 2, hw = h * w, ld = (r1 - r0) * w
         // Channels in parallel: each writes its own k*k rows of columns.
@@ -48,8 +51,16 @@ extension Tensor {
                             let (n, y) = (r / h, r % h)
                             let sy = y + i - p
                             let d = row + (r - r0) * w
-                            if sy < 0 || sy >= h { d.update(repeating: 0, count: w); continue }
-                            let s = x + (n * c + ci) * hw + sy * w
+                            let s: UnsafePointer<Float>
+                            if sy < 0 {
+                                guard let top else { d.update(repeating: 0, count: w); continue }
+                                s = top + ((n * c + ci) * p + sy + p) * w
+                            } else if sy >= h {
+                                guard let bottom else { d.update(repeating: 0, count: w); continue }
+                                s = bottom + ((n * c + ci) * p + sy - h) * w
+                            } else {
+                                s = x + (n * c + ci) * hw + sy * w
+                            }
                             if lo > 0 { d.update(repeating: 0, count: lo) }
                             if hi > lo { (d + lo).update(from: s + lo + j - p, count: hi - lo) }
                             if hi < w { (d + hi).update(repeating: 0, count: w - hi) }
@@ -84,6 +95,24 @@ extension Tensor {
     public static func conv2d(_ x: Tensor, _ w: Tensor) -> Tensor {
         require(x.rank == 4 && w.rank == 4 && x.shape[1] == w.shape[1] && w.shape[2] == w.shape[3]
                      && w.shape[2] % 2 == 1, "conv2d: input \(x.shape) and weight \(w.shape) do not fit")
+        return convolve(x, w, top: nil, bottom: nil)
+    }
+
+    /// Calls `body` with pointers to the halo tensors' storage (nil for a missing one).
+    @inline(__always)
+    static func withHalos<R>(_ top: Tensor?, _ bottom: Tensor?,
+                             _ body: (UnsafePointer<Float>?, UnsafePointer<Float>?) -> R) -> R {
+        func bottomThen(_ t: UnsafePointer<Float>?) -> R {
+            guard let bottom else { return body(t, nil) }
+            return bottom.data.withUnsafeBufferPointer { body(t, $0.baseAddress) }
+        }
+        guard let top else { return bottomThen(nil) }
+        return top.data.withUnsafeBufferPointer { bottomThen($0.baseAddress) }
+    }
+
+    /// `conv2d` whose rows beyond the image are zeros or, where given, the halo rows `top` and
+    /// `bottom` ([N,C,k/2,W], checked by the caller).
+    static func convolve(_ x: Tensor, _ w: Tensor, top: UnsafePointer<Float>?, bottom: UnsafePointer<Float>?) -> Tensor {
         let (n, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let (o, k) = (w.shape[0], w.shape[2])
         let hw = h * wd, ck = c * k * k
@@ -95,7 +124,8 @@ extension Tensor {
         if winograd {
             x.data.withUnsafeBufferPointer { px in w.data.withUnsafeBufferPointer { pw in
                 out.withUnsafeMutableBufferPointer { po in
-                    winogradConv2d(px.baseAddress!, pw.baseAddress!, n: n, c: c, o: o, h: h, w: wd, into: po.baseAddress!)
+                    winogradConv2d(px.baseAddress!, pw.baseAddress!, n: n, c: c, o: o, h: h, w: wd,
+                                   top: top, bottom: bottom, into: po.baseAddress!)
                 } } }
             return Tensor(shape: [n, o, h, wd], data: out)
         }
@@ -109,7 +139,8 @@ extension Tensor {
                     var r0 = 0
                     while r0 < rows {
                         let r1 = min(rows, r0 + chunk), cols = (r1 - r0) * wd
-                        im2col(px.baseAddress!, c: c, h: h, w: wd, k: k, rows: r0, r1, into: pc.baseAddress!)
+                        im2col(px.baseAddress!, c: c, h: h, w: wd, k: k, rows: r0, r1, top: top, bottom: bottom,
+                               into: pc.baseAddress!)
                         BLAS.sgemm(transA: false, transB: false, m: o, n: cols, k: ck, alpha: 1,
                                    a: pw.baseAddress!, lda: ck, b: pc.baseAddress!, ldb: cols,
                                    beta: 0, c: pt.baseAddress!, ldc: cols)
@@ -134,6 +165,13 @@ extension Tensor {
         require(x.rank == 4 && g.rank == 4 && x.shape[0] == g.shape[0] && x.shape[2] == g.shape[2]
                      && x.shape[3] == g.shape[3] && k % 2 == 1,
                      "conv2dWeightGradient: input \(x.shape) and gradient \(g.shape) do not fit")
+        return weightGradient(x, g, kernel: k, top: nil, bottom: nil)
+    }
+
+    /// `conv2dWeightGradient` whose rows of `x` beyond the image are zeros or, where given, the
+    /// halo rows `top` and `bottom` ([N,C,k/2,W], checked by the caller).
+    static func weightGradient(_ x: Tensor, _ g: Tensor, kernel k: Int,
+                               top: UnsafePointer<Float>?, bottom: UnsafePointer<Float>?) -> Tensor {
         let (n, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let o = g.shape[1]
         let hw = h * wd, ck = c * k * k
@@ -145,7 +183,7 @@ extension Tensor {
             x.data.withUnsafeBufferPointer { px in g.data.withUnsafeBufferPointer { pg in
                 out.withUnsafeMutableBufferPointer { po in
                     winogradWeightGradient(px.baseAddress!, pg.baseAddress!, n: n, c: c, o: o, h: h, w: wd,
-                                           into: po.baseAddress!)
+                                           top: top, bottom: bottom, into: po.baseAddress!)
                 } } }
             return Tensor(shape: [o, c, k, k], data: out)
         }
@@ -159,7 +197,8 @@ extension Tensor {
                     var r0 = 0
                     while r0 < rows {
                         let r1 = min(rows, r0 + chunk), cols = (r1 - r0) * wd
-                        im2col(px.baseAddress!, c: c, h: h, w: wd, k: k, rows: r0, r1, into: pc.baseAddress!)
+                        im2col(px.baseAddress!, c: c, h: h, w: wd, k: k, rows: r0, r1, top: top, bottom: bottom,
+                               into: pc.baseAddress!)
                         // Each sample's rows of [N, O, H, W] -> [O, cols], output channels in parallel
                         Parallel.forRanges(o, floatsEach: cols) { channels in
                             forEachSampleSegment(rows: r0, r1, h: h, w: wd) { s, y0, y1, offset in

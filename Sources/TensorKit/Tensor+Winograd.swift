@@ -109,7 +109,9 @@ extension Tensor {
 
     /// `V = B^T d B` for the tiles of tile rows `r0..<r1` (row `r` is sample `r / (H/2)`, tile row
     /// `r % (H/2)`): x [N,C,H,W] -> v [16, C, T], T = (r1 - r0) * W/2, tile t = (r - r0) * W/2 + tx.
+    /// The row above the image and the one below are zeros, or `top` and `bottom` ([N,C,1,W]).
     static func winogradInput(_ x: UnsafePointer<Float>, c: Int, h: Int, w: Int, rows r0: Int, _ r1: Int,
+                              top: UnsafePointer<Float>? = nil, bottom: UnsafePointer<Float>? = nil,
                               into v: UnsafeMutablePointer<Float>) {
         let (th, tw, hw) = (h / 2, w / 2, h * w)
         let tc = (r1 - r0) * tw, xs = c * tc
@@ -127,7 +129,13 @@ extension Tensor {
                     for a in 0..<4 {
                         let sy = 2 * ty - 1 + a
                         let dst = band + a * pw + 1
-                        if sy < 0 || sy >= h { dst.update(repeating: 0, count: w) } else { dst.update(from: plane + sy * w, count: w) }
+                        if sy < 0 {
+                            if let top { dst.update(from: top + (n * c + ci) * w, count: w) } else { dst.update(repeating: 0, count: w) }
+                        } else if sy >= h {
+                            if let bottom { dst.update(from: bottom + (n * c + ci) * w, count: w) } else { dst.update(repeating: 0, count: w) }
+                        } else {
+                            dst.update(from: plane + sy * w, count: w)
+                        }
                     }
                     let out = v + ci * tc + (r - r0) * tw
                     let (b0, b1, b2, b3) = (band, band + pw, band + 2 * pw, band + 3 * pw)
@@ -224,7 +232,8 @@ extension Tensor {
 
     /// `conv2d` for 3x3 kernels on even-sized maps by F(2x2, 3x3); `out` [N,O,H,W] is fully written.
     static func winogradConv2d(_ x: UnsafePointer<Float>, _ wt: UnsafePointer<Float>, n: Int, c: Int, o: Int,
-                               h: Int, w: Int, into out: UnsafeMutablePointer<Float>) {
+                               h: Int, w: Int, top: UnsafePointer<Float>? = nil, bottom: UnsafePointer<Float>? = nil,
+                               into out: UnsafeMutablePointer<Float>) {
         let rows = n * (h / 2), tw = w / 2
         let chunk = winogradRowsPerChunk(rows: rows, tilesPerRow: tw, c: c, o: o)
         let u = UnsafeMutablePointer<Float>.allocate(capacity: 16 * o * c)
@@ -235,7 +244,7 @@ extension Tensor {
         var r0 = 0
         while r0 < rows {
             let r1 = min(rows, r0 + chunk), tc = (r1 - r0) * tw
-            winogradInput(x, c: c, h: h, w: w, rows: r0, r1, into: v)
+            winogradInput(x, c: c, h: h, w: w, rows: r0, r1, top: top, bottom: bottom, into: v)
             BLAS.batch(16) { xi in
                 BLAS.sgemm(transA: false, transB: false, m: o, n: tc, k: c, alpha: 1,
                            a: u + xi * o * c, lda: c, b: v + xi * c * tc, ldb: tc,
@@ -249,7 +258,8 @@ extension Tensor {
     /// `conv2dWeightGradient` for 3x3 kernels on even-sized maps, as the adjoint of F(2x2, 3x3);
     /// `out` [O,C,3,3] is fully written.
     static func winogradWeightGradient(_ x: UnsafePointer<Float>, _ g: UnsafePointer<Float>, n: Int, c: Int, o: Int,
-                                       h: Int, w: Int, into out: UnsafeMutablePointer<Float>) {
+                                       h: Int, w: Int, top: UnsafePointer<Float>? = nil, bottom: UnsafePointer<Float>? = nil,
+                                       into out: UnsafeMutablePointer<Float>) {
         let rows = n * (h / 2), tw = w / 2
         let chunk = winogradRowsPerChunk(rows: rows, tilesPerRow: tw, c: c, o: o)
         let du = UnsafeMutablePointer<Float>.allocate(capacity: 16 * o * c)
@@ -259,7 +269,7 @@ extension Tensor {
         var r0 = 0
         while r0 < rows {
             let r1 = min(rows, r0 + chunk), tc = (r1 - r0) * tw
-            winogradInput(x, c: c, h: h, w: w, rows: r0, r1, into: v)
+            winogradInput(x, c: c, h: h, w: w, rows: r0, r1, top: top, bottom: bottom, into: v)
             winogradOutputGradient(g, o: o, h: h, w: w, rows: r0, r1, into: dm)
             BLAS.batch(16) { xi in
                 BLAS.sgemm(transA: false, transB: true, m: o, n: c, k: tc, alpha: 1,
