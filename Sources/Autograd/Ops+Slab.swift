@@ -1,9 +1,10 @@
 import TensorKit
 
-// Ops on row slabs for spatial parallelism (docs/ARCHITECTURE.md, "Spatial parallelism"): a rank of a spatial group holds rows of each of its group's images. The gathers
-// along H are the all-gather / reduce-scatter pair of `Ops+Collective.swift` on axis 2 instead
-// of axis 0, each other's adjoint and both linear; the sum over the group is its own adjoint. So
-// every rule is again one of these ops, and double backward (the gradient penalty) is exact.
+// Ops on row slabs for spatial parallelism (docs/ARCHITECTURE.md, "Spatial parallelism"): a
+// rank of a spatial group holds rows of each of its group's images. The gathers along H are the
+// all-gather / reduce-scatter pair of `Ops+Collective.swift` on axis 2 instead of axis 0, each
+// other's adjoint and both linear; the sum over the group is its own adjoint. So every rule is
+// again one of these ops, and double backward (the gradient penalty) is exact.
 
 extension Var {
     /// Sums this tensor over the ranks of `comm` (equal shapes): every rank gets the sum. Its

@@ -47,6 +47,8 @@ struct TrainCommand: ParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Reset Adam's moments at the start of every fade and every stable phase, as the authors do (default on; their -noreset turns it off).")
     var adamReset: Bool?
     @Option(help: "Decay a step of the generator's moving average Gs (paper: 0.999).") var emaBeta: Float?
+    @Option(help: "Adam's epsilon (paper: 1e-8). A larger one makes steps of gradients smaller than it proportional to them instead of +-lr.")
+    var adamEpsilon: Float?
     @Flag(help: "Condition G and D on the dataset's class labels (G: one-hot label next to the latent; D: an auxiliary classifier). Needs a labelled dataset.")
     var conditional = false
     @Option(help: "Report every this many thousand images.") var tickKimg: Double = 4
@@ -72,6 +74,9 @@ struct TrainCommand: ParsableCommand {
         if let lr, !(lr > 0 && lr.isFinite) { throw ValidationError("--lr must be a positive number, got \(lr)") }
         if let gpTarget, !(gpTarget > 0 && gpTarget.isFinite) { throw ValidationError("--gp-target must be a positive number, got \(gpTarget)") }
         if let emaBeta, !(0...1).contains(emaBeta) { throw ValidationError("--ema-beta must be in 0...1, got \(emaBeta)") }
+        if let adamEpsilon, !(adamEpsilon > 0 && adamEpsilon.isFinite) {
+            throw ValidationError("--adam-epsilon must be a positive number, got \(adamEpsilon)")
+        }
         // Finite: an infinite length cannot be trained, and config.json cannot hold it.
         for (name, value) in [("--kimg", kimg), ("--stabilize-kimg", stabilizeKimg), ("--fade-kimg", fadeKimg)] {
             if let value, !(value >= 0 && value.isFinite) {
@@ -107,6 +112,7 @@ struct TrainCommand: ParsableCommand {
         if let gpScale { c.loss.gpScale = gpScale }
         if let adamReset { c.resetOptimizerOnGrowth = adamReset }
         if let emaBeta { c.emaBeta = emaBeta }
+        if let adamEpsilon { c.adamEpsilon = adamEpsilon }
         return c
     }
 

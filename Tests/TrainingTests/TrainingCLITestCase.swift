@@ -12,7 +12,12 @@ class TrainingCLITestCase: XCTestCase {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     }
 
+    /// PROGAN_KEEP_TEST_DIRS=1 keeps each test's directory (runs, datasets) and names it.
     override func tearDownWithError() throws {
+        if ProcessInfo.processInfo.environment["PROGAN_KEEP_TEST_DIRS"] != nil {
+            print("kept \(directory.path)")
+            return
+        }
         try? FileManager.default.removeItem(at: directory)
     }
 
