@@ -185,7 +185,9 @@ extension Tensor {
         require(rank == 4 && shape[2] == shape[3], "flippedTransposedKernel: kernel shape \(shape)")
         let (o, c, k) = (shape[0], shape[1], shape[2])
         var out = [Float](unsafeUninitializedCapacity: count) { _, n in n = count }
-        data.withUnsafeBufferPointer { a in out.withUnsafeMutableBufferPointer { r in
+        data.withUnsafeBufferPointer { pa in out.withUnsafeMutableBufferPointer { pr in
+            // Pointers bound here: the closure would otherwise reread an inout buffer per element.
+            let (a, r) = (pa.baseAddress!, pr.baseAddress!)
             // Input channels of the result in parallel; every element is written once.
             Parallel.forRanges(c, floatsEach: o * k * k) { channels in
                 for ci in channels { for oi in 0..<o { for i in 0..<k { for j in 0..<k {
