@@ -1,6 +1,6 @@
 import Dispatch
 
-/// Loops split across the threads of one rank (`--threads`, which also sets `BLAS.threads`).
+/// Loops split across the threads of one rank (`--threads`), sgemm products included (`BLAS.sgemm`).
 ///
 /// Work is split by output: each index of a loop is handled by exactly one thread, whole, with
 /// the same arithmetic in the same order as the serial loop, and no sum is split across threads.

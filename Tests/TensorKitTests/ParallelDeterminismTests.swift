@@ -54,11 +54,11 @@ final class ParallelDeterminismTests: XCTestCase {
     }
 
     /// Winograd's products run whole on one thread each (`BLAS.batch`), so its convolutions are
-    /// the same bits with OpenBLAS's thread count set too. The im2col path's one product a chunk
-    /// is threaded by OpenBLAS itself, whose results change in the last bits with its thread
-    /// count (and for a block of rows against the whole product): there the lowering and layout
-    /// are checked here, with OpenBLAS at one thread, and the result against its rounding bound
-    /// at 2 and 3 threads in ConvolutionDefinitionTests.
+    /// the same bits with OpenBLAS's thread count set too. The im2col path's product a chunk is
+    /// split by `BLAS.sgemm` into blocks that follow from its shape (here 2 for the forward), the
+    /// same for every thread count, with OpenBLAS at one thread as `--threads` leaves it; OpenBLAS
+    /// threading a product itself changes its last bits (checked against the rounding bound at
+    /// 2 and 3 threads in ConvolutionDefinitionTests).
     func testConvolutionsAreDeterministic() {
         let x = TestTensors.normal([2, 64, 16, 16], seed: 1), w = TestTensors.normal([64, 64, 3, 3], seed: 2)
         let g = TestTensors.normal([2, 64, 16, 16], seed: 3)
