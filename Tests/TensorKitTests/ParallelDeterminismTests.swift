@@ -40,12 +40,16 @@ final class ParallelDeterminismTests: XCTestCase {
                 var hits = [Int](repeating: 0, count: count)
                 let lock = NSLock()
                 var ranges: [Range<Int>] = []
+                var running = 0, mostRunning = 0
                 Parallel.forRanges(count, grain: grain, align: align) { r in
-                    lock.lock(); ranges.append(r); lock.unlock()
+                    lock.lock(); ranges.append(r); running += 1; mostRunning = max(mostRunning, running); lock.unlock()
+                    usleep(200)  // long enough for the other threads to start theirs
+                    lock.lock(); running -= 1; lock.unlock()
                 }
                 for r in ranges { for i in r { hits[i] += 1 } }
                 XCTAssertTrue(hits.allSatisfy { $0 == 1 }, "count \(count), \(t) threads: \(ranges)")
-                XCTAssertLessThanOrEqual(ranges.count, max(1, min(t, count / grain)))
+                XCTAssertLessThanOrEqual(ranges.count, max(1, min(t * Parallel.rangesPerThread, count / grain)))
+                XCTAssertLessThanOrEqual(mostRunning, t, "at most \(t) ranges at once")
                 for r in ranges.sorted(by: { $0.lowerBound < $1.lowerBound }).dropLast() {
                     XCTAssertEqual(r.upperBound % align, 0, "ranges end on whole lanes")
                 }
