@@ -11,8 +11,8 @@ public enum BLAS {
     /// differently from the whole product's (OpenBLAS's kernels give other last bits for a part
     /// of a product), so with a fixed split every thread count gives the same bits. OpenBLAS's
     /// own threads are not used (`--threads` leaves it at one thread a call): between calls they
-    /// spin in `sched_yield` for up to ~0.1 s, and with 2 threads at res 32 its worker spent
-    /// half its CPU time there, taking a core from `Parallel`'s threads.
+    /// spin in `sched_yield` for up to ~0.1 s (in one profile with 2 threads at res 32, half of
+    /// its worker's CPU time), a third thread wanting a core next to `Parallel`'s two.
     ///
     /// - Parameters:
     ///   - transA, transB: whether `A` (stored `m x k`, or `k x m` when transposed) and `B`
