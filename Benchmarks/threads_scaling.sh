@@ -8,7 +8,10 @@
 # On a shared machine other processes take cores from the T-thread run more than from the
 # 1-thread one, so each run's line carries the 1-minute load average taken just before it: read
 # the speed-ups against it. The order alternates each round (1 then T, T then 1) so a drift in
-# the machine's speed does not favour either.
+# the machine's speed does not favour either. Where the kernel shares the CPUs between sessions
+# (/proc/sys/kernel/sched_autogroup_enabled = 1), `nice` does not help; a session of its own at
+# autogroup nice -20 does (root):
+#   setsid bash -c 'echo -20 > /proc/self/autogroup; bash Benchmarks/threads_scaling.sh'
 #
 # Environment: RES ("32 64 128"), BATCH (per resolution "32:4 64:2 128:2"; default 4), THREADS
 # (2), ROUNDS (3), ITERS (2), WARMUP (1), BIN (.build/release/progan-mpi).

@@ -4,20 +4,31 @@ import TensorKit
 // node holds its value, and a child retains its parents). Each computes its whole forward in
 // place on one tensor; its rule is still written in Var ops, so double backprop (the WGAN-GP
 // penalty) stays exact. Shape legend: N batch, C/O channels in/out, H x W spatial, k kernel.
+//
+// Loops that `Parallel` splits write through a pointer bound before the loop, not through the
+// inout buffer `withUnsafeMutableBufferPointer` passes: a closure holds that buffer by address,
+// and where it runs as a function of its own (on more than one thread) it rereads the address at
+// every element and does not vectorize.
 
-/// `f(a[i], b[i])` for equal-shaped tensors, in one pass and without temporaries.
-@inline(__always)
-func zipElements(_ a: Tensor, _ b: Tensor, _ f: (Float, Float) -> Float) -> Tensor {
-    require(a.shape == b.shape, "zipElements: shapes \(a.shape) and \(b.shape) differ")
-    let n = a.count
+/// `g` where `y > 0`, `slope * g` elsewhere, for equal-shaped tensors, in one pass and without
+/// temporaries. The loop names its arithmetic itself rather than calling a closure: a closure
+/// captured by a loop that `Parallel` runs on other threads is called once per element there,
+/// unvectorized.
+func leakyReLUMask(_ g: Tensor, by y: Tensor, slope: Float) -> Tensor {
+    require(g.shape == y.shape, "leakyReLUMask: shapes \(g.shape) and \(y.shape) differ")
+    let n = g.count
     // Every element is written below: no need to zero it first.
-    let out = [Float](unsafeUninitializedCapacity: n) { c, count in
-        a.data.withUnsafeBufferPointer { pa in b.data.withUnsafeBufferPointer { pb in
-            Parallel.forRanges(n, grain: 1 << 15) { range in for i in range { c[i] = f(pa[i], pb[i]) } }
+    let out = [Float](unsafeUninitializedCapacity: n) { buffer, count in
+        g.data.withUnsafeBufferPointer { pg in y.data.withUnsafeBufferPointer { py in
+            // Bound once (see the note at the top of the file).
+            let c = buffer.baseAddress!
+            Parallel.forRanges(n, grain: 1 << 15) { range in
+                for i in range { c[i] = py[i] > 0 ? pg[i] : pg[i] * slope }
+            }
         } }
         count = n
     }
-    return Tensor(shape: a.shape, data: out)
+    return Tensor(shape: g.shape, data: out)
 }
 
 extension Var {
@@ -31,7 +42,7 @@ extension Var {
         guard y.shape == shape else {
             throw ShapeError("leakyReLUMasked", "gradient \(shape) and output \(y.shape) differ")
         }
-        return Var.op(zipElements(value, y) { g, v in v > 0 ? g : g * slope }, [self]) { _, u, _ in
+        return Var.op(leakyReLUMask(value, by: y, slope: slope), [self]) { _, u, _ in
             [try u.leakyReLUMasked(by: y, slope: slope)]
         }
     }
@@ -51,7 +62,8 @@ extension Var {
         let hw = x.shape[2] * x.shape[3]
         var y = Tensor.conv2d(x.value, w.value)
         // Bias and activation in place on the convolution's output (uniquely held: no copy).
-        y.data.withUnsafeMutableBufferPointer { py in b.value.data.withUnsafeBufferPointer { pb in
+        y.data.withUnsafeMutableBufferPointer { out in b.value.data.withUnsafeBufferPointer { pb in
+            let py = out.baseAddress!  // bound once: see the note at the top of the file
             // Planes (sample, channel) in parallel.
             Parallel.forRanges(n * o, floatsEach: hw) { planes in
                 for plane in planes {
@@ -90,8 +102,9 @@ extension Var {
         let invC = 1 / Float(c)
         var r = [Float](repeating: 0, count: n * s)
         var y = [Float](repeating: 0, count: a.value.count)
-        a.value.data.withUnsafeBufferPointer { pa in y.withUnsafeMutableBufferPointer { py in
-            r.withUnsafeMutableBufferPointer { pr in
+        a.value.data.withUnsafeBufferPointer { pa in y.withUnsafeMutableBufferPointer { yBuffer in
+            r.withUnsafeMutableBufferPointer { rBuffer in
+                let (py, pr) = (yBuffer.baseAddress!, rBuffer.baseAddress!)  // bound once: see the note at the top of the file
                 // Samples in parallel, each with its own accumulators.
                 Parallel.forRanges(n, floatsEach: 2 * c * s) { samples in
                     var acc = [Double](repeating: 0, count: s)
@@ -127,7 +140,8 @@ func pixelNormBackward(_ g: Tensor, y: Tensor, r: Tensor) -> Tensor {
     let invC = 1 / Double(c)
     var out = [Float](repeating: 0, count: y.count)
     g.data.withUnsafeBufferPointer { pg in y.data.withUnsafeBufferPointer { py in
-        r.data.withUnsafeBufferPointer { pr in out.withUnsafeMutableBufferPointer { po in
+        r.data.withUnsafeBufferPointer { pr in out.withUnsafeMutableBufferPointer { outBuffer in
+            let po = outBuffer.baseAddress!  // bound once: see the note at the top of the file
             Parallel.forRanges(n, floatsEach: 3 * c * s) { samples in
                 var m = [Double](repeating: 0, count: s)
                 for i in samples {

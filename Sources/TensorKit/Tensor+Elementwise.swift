@@ -71,7 +71,7 @@ extension Tensor {
 
     @inline(__always)
     @usableFromInline
-    func zipBroadcast(_ other: Tensor, _ f: (Float, Float) -> Float) -> Tensor {
+    func zipBroadcast<F: BinaryElementFunction>(_ other: Tensor, _ f: F) -> Tensor {
         guard let out = Tensor.broadcastShape(shape, other.shape) else {
             fatalError("broadcast: incompatible shapes \(shape) and \(other.shape)")
         }
@@ -84,14 +84,16 @@ extension Tensor {
         if shape == other.shape {
             data.withUnsafeBufferPointer { a in other.data.withUnsafeBufferPointer { b in
                 result.withUnsafeMutableBufferPointer { c in
-                    Parallel.forRanges(n, grain: 1 << 15) { range in for i in range { c[i] = f(a[i], b[i]) } }
+                    let (pa, pb, pc) = (a.baseAddress!, b.baseAddress!, c.baseAddress!)
+                    Parallel.forRanges(n, grain: 1 << 15) { range in for i in range { pc[i] = f(pa[i], pb[i]) } }
                 } } }
             return Tensor(shape: out, data: result)
         }
         if other.count == 1 {
             let s = other.data[0]
             data.withUnsafeBufferPointer { a in result.withUnsafeMutableBufferPointer { c in
-                Parallel.forRanges(n, grain: 1 << 15) { range in for i in range { c[i] = f(a[i], s) } }
+                let (pa, pc) = (a.baseAddress!, c.baseAddress!)
+                Parallel.forRanges(n, grain: 1 << 15) { range in for i in range { pc[i] = f(pa[i], s) } }
             } }
             return Tensor(shape: out, data: result)
         }
@@ -102,6 +104,7 @@ extension Tensor {
                                         Tensor.strides(of: out)])
         data.withUnsafeBufferPointer { a in other.data.withUnsafeBufferPointer { b in
             result.withUnsafeMutableBufferPointer { c in
+                let (pa, pb, pc) = (a.baseAddress!, b.baseAddress!, c.baseAddress!)
                 // The outermost dimension in parallel, each index with the rest of the space under it.
                 let inner = Array(dims.dropFirst()), innerStrides = st.map { Array($0.dropFirst()) }
                 Parallel.forRanges(dims[0], floatsEach: n / dims[0]) { range in
@@ -109,7 +112,7 @@ extension Tensor {
                         let base = st.map { $0[0] * i0 }
                         func run(_ offs: [Int], _ len: Int, _ s: [Int]) {
                             var ia = base[0] + offs[0], ib = base[1] + offs[1], ic = base[2] + offs[2]
-                            for _ in 0..<len { c[ic] = f(a[ia], b[ib]); ia += s[0]; ib += s[1]; ic += s[2] }
+                            for _ in 0..<len { pc[ic] = f(pa[ia], pb[ib]); ia += s[0]; ib += s[1]; ic += s[2] }
                         }
                         if inner.isEmpty { run([0, 0, 0], 1, [0, 0, 0]) } else { forEachRun(inner, innerStrides, run) }
                     }
@@ -120,52 +123,54 @@ extension Tensor {
 
     @inline(__always)
     @usableFromInline
-    func map(_ f: (Float) -> Float) -> Tensor {
+    func map<F: UnaryElementFunction>(_ f: F) -> Tensor {
         let n = count
         var result = [Float](unsafeUninitializedCapacity: n) { _, count in count = n }
         data.withUnsafeBufferPointer { a in result.withUnsafeMutableBufferPointer { c in
-            Parallel.forRanges(n, grain: 1 << 15) { range in for i in range { c[i] = f(a[i]) } }
+            let (pa, pc) = (a.baseAddress!, c.baseAddress!)
+            Parallel.forRanges(n, grain: 1 << 15) { range in for i in range { pc[i] = f(pa[i]) } }
         } }
         return Tensor(shape: shape, data: result)
     }
 
     /// Elementwise sum with broadcasting.
-    public static func + (a: Tensor, b: Tensor) -> Tensor { a.zipBroadcast(b, +) }
+    public static func + (a: Tensor, b: Tensor) -> Tensor { a.zipBroadcast(b, Sum()) }
     /// Elementwise difference with broadcasting.
-    public static func - (a: Tensor, b: Tensor) -> Tensor { a.zipBroadcast(b, -) }
+    public static func - (a: Tensor, b: Tensor) -> Tensor { a.zipBroadcast(b, Difference()) }
     /// Elementwise product with broadcasting.
-    public static func * (a: Tensor, b: Tensor) -> Tensor { a.zipBroadcast(b, *) }
+    public static func * (a: Tensor, b: Tensor) -> Tensor { a.zipBroadcast(b, Product()) }
     /// Elementwise quotient with broadcasting.
-    public static func / (a: Tensor, b: Tensor) -> Tensor { a.zipBroadcast(b, /) }
+    public static func / (a: Tensor, b: Tensor) -> Tensor { a.zipBroadcast(b, Quotient()) }
     /// Every element times a scalar.
-    public static func * (a: Tensor, s: Float) -> Tensor { a.map { $0 * s } }
+    public static func * (a: Tensor, s: Float) -> Tensor { a.map(Scaled(factor: s)) }
     /// Every element plus a scalar.
-    public static func + (a: Tensor, s: Float) -> Tensor { a.map { $0 + s } }
+    public static func + (a: Tensor, s: Float) -> Tensor { a.map(Shifted(offset: s)) }
     /// Elementwise negation.
-    public static prefix func - (a: Tensor) -> Tensor { a.map { -$0 } }
+    public static prefix func - (a: Tensor) -> Tensor { a.map(Negated()) }
 
     /// In-place `self += other` for equal shapes (gradient accumulation).
     public mutating func add(_ other: Tensor) {
         require(shape == other.shape, "add: shapes \(shape) and \(other.shape) differ")
         data.withUnsafeMutableBufferPointer { a in other.data.withUnsafeBufferPointer { b in
-            Parallel.forRanges(a.count, grain: 1 << 15) { range in for i in range { a[i] += b[i] } }
+            let (pa, pb) = (a.baseAddress!, b.baseAddress!)
+            Parallel.forRanges(a.count, grain: 1 << 15) { range in for i in range { pa[i] += pb[i] } }
         } }
     }
 
     /// Elementwise square.
-    public func squared() -> Tensor { map { $0 * $0 } }
+    public func squared() -> Tensor { map(Squared()) }
     /// Elementwise square root.
-    public func sqrt() -> Tensor { map { $0.squareRoot() } }
+    public func sqrt() -> Tensor { map(SquareRoot()) }
     /// Elementwise reciprocal square root.
-    public func rsqrt() -> Tensor { map { 1 / $0.squareRoot() } }
+    public func rsqrt() -> Tensor { map(ReciprocalSquareRoot()) }
     /// Elementwise natural exponential.
-    public func exp() -> Tensor { map { _expf($0) } }
+    public func exp() -> Tensor { map(Exponential()) }
     /// Elementwise natural logarithm.
-    public func log() -> Tensor { map { _logf($0) } }
+    public func log() -> Tensor { map(Logarithm()) }
     /// Leaky ReLU: `x` where positive, `slope * x` elsewhere.
-    public func leakyReLU(_ slope: Float) -> Tensor { map { $0 > 0 ? $0 : $0 * slope } }
+    public func leakyReLU(_ slope: Float) -> Tensor { map(LeakyReLU(slope: slope)) }
     /// The derivative of leaky ReLU at each element: 1 where positive, `slope` elsewhere.
-    public func leakyReLUSlope(_ slope: Float) -> Tensor { map { $0 > 0 ? 1 : slope } }
+    public func leakyReLUSlope(_ slope: Float) -> Tensor { map(LeakyReLUSlope(slope: slope)) }
 
     /// Sums over broadcast dimensions so the result has `target`'s shape (the adjoint of
     /// broadcasting `target` up to this shape). Accumulates in Double.
@@ -188,7 +193,9 @@ extension Tensor {
             // indices and visits their terms in the serial order, so every sum is the serial one.
             let d = (0..<dims.count).first { st[1][$0] != 0 } ?? 0
             let total = count
-            data.withUnsafeBufferPointer { a in acc.withUnsafeMutableBufferPointer { o in
+            data.withUnsafeBufferPointer { pa in acc.withUnsafeMutableBufferPointer { po in
+                // Pointers bound here: the closure would otherwise reread an inout buffer per element.
+                let (a, o) = (pa.baseAddress!, po.baseAddress!)
                 Parallel.forRanges(dims[d], floatsEach: total / dims[d]) { range in
                     var sub = dims
                     sub[d] = range.count
@@ -215,7 +222,7 @@ extension Tensor {
         guard Tensor.broadcastShape(shape, target) == target else {
             fatalError("expand: \(shape) does not broadcast to \(target)")
         }
-        return Tensor.zeros(target).zipBroadcast(self) { _, b in b }
+        return Tensor.zeros(target).zipBroadcast(self, SecondOperand())
     }
 
     /// Sum of all elements, accumulated in Double.

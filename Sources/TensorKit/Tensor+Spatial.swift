@@ -6,7 +6,9 @@ extension Tensor {
         require(rank == 4, "upsampled2x: NCHW tensor expected, got \(shape)")
         let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
         var out = [Float](repeating: 0, count: count * 4)
-        data.withUnsafeBufferPointer { a in out.withUnsafeMutableBufferPointer { r in
+        data.withUnsafeBufferPointer { pa in out.withUnsafeMutableBufferPointer { pr in
+            // Pointers bound here: the closure would otherwise reread an inout buffer per element.
+            let (a, r) = (pa.baseAddress!, pr.baseAddress!)
             Parallel.forRanges(n * c, floatsEach: 5 * h * w) { planes in
                 for plane in planes {
                     let src = plane * h * w, dst = plane * 4 * h * w
@@ -30,7 +32,9 @@ extension Tensor {
         let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
         let (ho, wo) = (h / 2, w / 2)
         var out = [Float](repeating: 0, count: n * c * ho * wo)
-        data.withUnsafeBufferPointer { a in out.withUnsafeMutableBufferPointer { r in
+        data.withUnsafeBufferPointer { pa in out.withUnsafeMutableBufferPointer { pr in
+            // Pointers bound here: the closure would otherwise reread an inout buffer per element.
+            let (a, r) = (pa.baseAddress!, pr.baseAddress!)
             Parallel.forRanges(n * c, floatsEach: h * w + ho * wo) { planes in
                 for plane in planes {
                     let src = plane * h * w, dst = plane * ho * wo

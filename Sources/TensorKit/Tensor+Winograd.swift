@@ -138,30 +138,53 @@ extension Tensor {
                         }
                     }
                     let out = v + ci * tc + (r - r0) * tw
-                    let (b0, b1, b2, b3) = (band, band + pw, band + 2 * pw, band + 3 * pw)
-                    for tx in 0..<tw {
+                    var tx = 0
+                    // 8 tiles at a time: columns x0 + j of 8 patches are the even and odd lanes of
+                    // 16 floats from x0 (j = 0, 1) and from x0 + 2 (j = 2, 3); x0 + 18 <= W + 2.
+                    while tx + 8 <= tw {
                         let x0 = 2 * tx
-                        // s = B^T d, one column j of the patch at a time, then each row of s times B.
-                        @inline(__always) func column(_ j: Int) -> (Float, Float, Float, Float) {
-                            let (d0, d1, d2, d3) = (b0[x0 + j], b1[x0 + j], b2[x0 + j], b3[x0 + j])
-                            return (d0 - d2, d1 + d2, d2 - d1, d1 - d3)
-                        }
-                        let (c0, c1, c2, c3) = (column(0), column(1), column(2), column(3))
-                        @inline(__always) func put(_ a: Int, _ e0: Float, _ e1: Float, _ e2: Float, _ e3: Float) {
-                            let o = out + (4 * a) * xs + tx
-                            o[0] = e0 - e2
-                            o[xs] = e1 + e2
-                            o[2 * xs] = e2 - e1
-                            o[3 * xs] = e1 - e3
-                        }
-                        put(0, c0.0, c1.0, c2.0, c3.0)
-                        put(1, c0.1, c1.1, c2.1, c3.1)
-                        put(2, c0.2, c1.2, c2.2, c3.2)
-                        put(3, c0.3, c1.3, c2.3, c3.3)
+                        let l0 = SIMD16<Float>.load(band + x0), l1 = SIMD16<Float>.load(band + pw + x0)
+                        let l2 = SIMD16<Float>.load(band + 2 * pw + x0), l3 = SIMD16<Float>.load(band + 3 * pw + x0)
+                        let f0 = SIMD16<Float>.load(band + x0 + 2), f1 = SIMD16<Float>.load(band + pw + x0 + 2)
+                        let f2 = SIMD16<Float>.load(band + 2 * pw + x0 + 2), f3 = SIMD16<Float>.load(band + 3 * pw + x0 + 2)
+                        winogradInputTile(
+                            { a, j in
+                                let row = a == 0 ? (j < 2 ? l0 : f0) : a == 1 ? (j < 2 ? l1 : f1) : a == 2 ? (j < 2 ? l2 : f2) : (j < 2 ? l3 : f3)
+                                return j % 2 == 0 ? row.evenHalf : row.oddHalf
+                            },
+                            { xi, value in value.store(to: out + xi * xs + tx) })
+                        tx += 8
+                    }
+                    while tx < tw {
+                        let x0 = 2 * tx
+                        winogradInputTile({ a, j in band[a * pw + x0 + j] }, { xi, value in out[xi * xs + tx] = value })
+                        tx += 1
                     }
                 }
             }
         }
+    }
+
+    /// `B^T d B` of one 4x4 patch (or of 8 at once, lane by lane): `d(a, j)` is row a, column j
+    /// of the patch; `put(ξ, value)` receives the 16 results.
+    @inline(__always)
+    static func winogradInputTile<L: TileLanes>(_ d: (Int, Int) -> L, _ put: (Int, L) -> Void) {
+        // s = B^T d, one column j of the patch at a time, then each row of s times B.
+        @inline(__always) func column(_ j: Int) -> (L, L, L, L) {
+            let (d0, d1, d2, d3) = (d(0, j), d(1, j), d(2, j), d(3, j))
+            return (d0 - d2, d1 + d2, d2 - d1, d1 - d3)
+        }
+        let (c0, c1, c2, c3) = (column(0), column(1), column(2), column(3))
+        @inline(__always) func row(_ a: Int, _ e0: L, _ e1: L, _ e2: L, _ e3: L) {
+            put(4 * a, e0 - e2)
+            put(4 * a + 1, e1 + e2)
+            put(4 * a + 2, e2 - e1)
+            put(4 * a + 3, e1 - e3)
+        }
+        row(0, c0.0, c1.0, c2.0, c3.0)
+        row(1, c0.1, c1.1, c2.1, c3.1)
+        row(2, c0.2, c1.2, c2.2, c3.2)
+        row(3, c0.3, c1.3, c2.3, c3.3)
     }
 
     /// `Y = A^T M A` for the tiles of rows `r0..<r1`: m [16, O, T] -> the matching 2x2 blocks of
@@ -177,23 +200,40 @@ extension Tensor {
                     let (n, ty) = (r / th, r % th)
                     let src = m + oi * tc + (r - r0) * tw
                     let dst = y + (n * o + oi) * hw + 2 * ty * w
-                    for tx in 0..<tw {
-                        // p = A^T M: 2 rows of 4.
-                        var p0 = (Float(0), Float(0), Float(0), Float(0)), p1 = p0
+                    var tx = 0
+                    // 8 tiles at a time: the 2x2 outputs of 8 tiles are 16 adjacent floats of
+                    // each of the two rows, the tiles' left and right columns interleaved.
+                    while tx + 8 <= tw {
                         let q = src + tx
-                        @inline(__always) func at(_ k: Int) -> Float { q[k * ms] }
-                        p0.0 = at(0) + at(4) + at(8); p1.0 = at(4) - at(8) - at(12)
-                        p0.1 = at(1) + at(5) + at(9); p1.1 = at(5) - at(9) - at(13)
-                        p0.2 = at(2) + at(6) + at(10); p1.2 = at(6) - at(10) - at(14)
-                        p0.3 = at(3) + at(7) + at(11); p1.3 = at(7) - at(11) - at(15)
-                        dst[2 * tx] = p0.0 + p0.1 + p0.2
-                        dst[2 * tx + 1] = p0.1 - p0.2 - p0.3
-                        dst[w + 2 * tx] = p1.0 + p1.1 + p1.2
-                        dst[w + 2 * tx + 1] = p1.1 - p1.2 - p1.3
+                        let (y00, y01, y10, y11) = winogradOutputTile { k in SIMD8<Float>.load(q + k * ms) }
+                        SIMD16<Float>.interleaving(y00, y01).store(to: dst + 2 * tx)
+                        SIMD16<Float>.interleaving(y10, y11).store(to: dst + w + 2 * tx)
+                        tx += 8
+                    }
+                    while tx < tw {
+                        let q = src + tx
+                        let (y00, y01, y10, y11) = winogradOutputTile { k in q[k * ms] }
+                        dst[2 * tx] = y00
+                        dst[2 * tx + 1] = y01
+                        dst[w + 2 * tx] = y10
+                        dst[w + 2 * tx + 1] = y11
+                        tx += 1
                     }
                 }
             }
         }
+    }
+
+    /// `A^T M A` of one tile (or of 8, lane by lane), `m(ξ)` its 16 values: its 2x2 outputs
+    /// (row 0 left, right; row 1 left, right).
+    @inline(__always)
+    static func winogradOutputTile<L: TileLanes>(_ at: (Int) -> L) -> (L, L, L, L) {
+        // p = A^T M: 2 rows of 4.
+        let p00 = at(0) + at(4) + at(8), p10 = at(4) - at(8) - at(12)
+        let p01 = at(1) + at(5) + at(9), p11 = at(5) - at(9) - at(13)
+        let p02 = at(2) + at(6) + at(10), p12 = at(6) - at(10) - at(14)
+        let p03 = at(3) + at(7) + at(11), p13 = at(7) - at(11) - at(15)
+        return (p00 + p01 + p02, p01 - p02 - p03, p10 + p11 + p12, p11 - p12 - p13)
     }
 
     /// `dM = A dY A^T` for the tiles of rows `r0..<r1`: the adjoint of `winogradOutput`,
@@ -208,26 +248,46 @@ extension Tensor {
                     let (n, ty) = (r / th, r % th)
                     let src = g + (n * o + oi) * hw + 2 * ty * w
                     let dst = dm + oi * tc + (r - r0) * tw
-                    for tx in 0..<tw {
-                        let (g00, g01) = (src[2 * tx], src[2 * tx + 1])
-                        let (g10, g11) = (src[w + 2 * tx], src[w + 2 * tx + 1])
-                        // Rows of A dY: [g0, g0 + g1, g0 - g1, -g1] (g0, g1 the two output rows);
-                        // then each row (h0, h1) times A^T: [h0, h0 + h1, h0 - h1, -h1].
+                    var tx = 0
+                    // 8 tiles at a time: their left and right columns are the even and odd lanes
+                    // of 16 adjacent floats of each row.
+                    while tx + 8 <= tw {
+                        let row0 = SIMD16<Float>.load(src + 2 * tx), row1 = SIMD16<Float>.load(src + w + 2 * tx)
                         let q = dst + tx
-                        @inline(__always) func put(_ a: Int, _ h0: Float, _ h1: Float) {
-                            q[(4 * a) * ms] = h0
-                            q[(4 * a + 1) * ms] = h0 + h1
-                            q[(4 * a + 2) * ms] = h0 - h1
-                            q[(4 * a + 3) * ms] = -h1
+                        winogradOutputGradientTile(row0.evenHalf, row0.oddHalf, row1.evenHalf, row1.oddHalf) { xi, value in
+                            value.store(to: q + xi * ms)
                         }
-                        put(0, g00, g01)
-                        put(1, g00 + g10, g01 + g11)
-                        put(2, g00 - g10, g01 - g11)
-                        put(3, -g10, -g11)
+                        tx += 8
+                    }
+                    while tx < tw {
+                        let q = dst + tx
+                        winogradOutputGradientTile(src[2 * tx], src[2 * tx + 1], src[w + 2 * tx], src[w + 2 * tx + 1]) { xi, value in
+                            q[xi * ms] = value
+                        }
+                        tx += 1
                     }
                 }
             }
         }
+    }
+
+    /// `A dY A^T` of one tile's 2x2 gradient (or of 8, lane by lane): `put(ξ, value)` receives
+    /// the 16 results.
+    @inline(__always)
+    static func winogradOutputGradientTile<L: TileLanes>(_ g00: L, _ g01: L, _ g10: L, _ g11: L,
+                                                         _ put: (Int, L) -> Void) {
+        // Rows of A dY: [g0, g0 + g1, g0 - g1, -g1] (g0, g1 the two output rows); then each
+        // row (h0, h1) times A^T: [h0, h0 + h1, h0 - h1, -h1].
+        @inline(__always) func row(_ a: Int, _ h0: L, _ h1: L) {
+            put(4 * a, h0)
+            put(4 * a + 1, h0 + h1)
+            put(4 * a + 2, h0 - h1)
+            put(4 * a + 3, -h1)
+        }
+        row(0, g00, g01)
+        row(1, g00 + g10, g01 + g11)
+        row(2, g00 - g10, g01 - g11)
+        row(3, -g10, -g11)
     }
 
     /// `conv2d` for 3x3 kernels on even-sized maps by F(2x2, 3x3); `out` [N,O,H,W] is fully written.
@@ -280,4 +340,44 @@ extension Tensor {
         }
         winogradKernelGradient(du, pairs: o * c, into: out)
     }
+}
+
+/// What the Winograd transforms compute on: one tile's values (`Float`) or 8 adjacent tiles'
+/// (`SIMD8<Float>`, lane by lane). The tile code is written once over it, so both do the same
+/// operations in the same order on each value: the same bits.
+protocol TileLanes {
+    static func + (a: Self, b: Self) -> Self
+    static func - (a: Self, b: Self) -> Self
+    static prefix func - (a: Self) -> Self
+}
+
+extension Float: TileLanes {}
+extension SIMD8: TileLanes where Scalar == Float {}
+
+extension SIMD16 where Scalar == Float {
+    /// 16 floats from `p` (any alignment).
+    @inline(__always)
+    static func load(_ p: UnsafePointer<Float>) -> Self { UnsafeRawPointer(p).loadUnaligned(as: Self.self) }
+
+    /// `a[0], b[0], a[1], b[1], ...`.
+    @inline(__always)
+    static func interleaving(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> Self {
+        var r = Self()
+        for l in 0..<8 { r[2 * l] = a[l]; r[2 * l + 1] = b[l] }
+        return r
+    }
+
+    /// Writes the 16 floats at `p` (any alignment).
+    @inline(__always)
+    func store(to p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: self, as: Self.self) }
+}
+
+extension SIMD8 where Scalar == Float {
+    /// 8 floats from `p` (any alignment).
+    @inline(__always)
+    static func load(_ p: UnsafePointer<Float>) -> Self { UnsafeRawPointer(p).loadUnaligned(as: Self.self) }
+
+    /// Writes the 8 floats at `p` (any alignment).
+    @inline(__always)
+    func store(to p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: self, as: Self.self) }
 }

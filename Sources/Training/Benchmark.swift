@@ -93,6 +93,9 @@ public struct BenchmarkPart: Codable, Sendable {
 public struct BenchmarkResult: Codable, Sendable {
     /// `localBatch`: the largest rank's share of the batch (rank 0's; shares differ by at most one).
     public var resolution = 0, networkResolution = 0, batch = 0, ranks = 0, localBatch = 0, iterations = 0, warmup = 0
+    /// Threads a rank (`--threads`: `Parallel`'s threads, which also run the split sgemm
+    /// products), and OpenBLAS's own threads a call (1 since products are split by `Parallel`).
+    public var threads = 0
     public var blasThreads = 0
     public var blasConfig = ""
     public var parametersG = 0, parametersD = 0
@@ -262,7 +265,7 @@ public final class Benchmark {
         r.resolution = options.resolution; r.networkResolution = options.networkResolution; r.batch = options.batch; r.ranks = group.size
         r.localBatch = layout.samples(of: 0).count; r.iterations = options.iterations; r.warmup = options.warmup
         if layout.spatialRanks > 1 { r.decomposition = layout.description }
-        r.blasThreads = BLAS.threads; r.blasConfig = BLAS.configuration
+        r.threads = Parallel.threads; r.blasThreads = BLAS.threads; r.blasConfig = BLAS.configuration
         (r.parametersG, r.parametersD) = parameterCounts
         let wall = all.map { $0[0] }.max()!
         r.secondsPerIteration = wall / iters

@@ -9,17 +9,19 @@ extension Preset: ExpressibleByArgument {}
 extension LossConfig.Kind: ExpressibleByArgument {}
 extension LossConfig.GradientScale: ExpressibleByArgument {}
 
-/// `--threads`, shared by every command that computes: BLAS threads per rank.
+/// `--threads`, shared by every command that computes: threads per rank.
 struct ThreadsOption: ParsableArguments {
-    @Option(help: "Threads per rank, for BLAS and the other kernels (default 1: one rank a core).") var threads = 1
+    @Option(help: "Threads per rank, for sgemm and the other kernels (default 1: one rank a core).") var threads = 1
 
     func validate() throws {
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
     }
 
-    /// Makes OpenBLAS and the other kernels (`Parallel`) use `threads` threads in this process.
+    /// Makes the kernels use `threads` threads in this process: `Parallel`'s, which also split
+    /// the sgemm products (`BLAS.sgemm`). OpenBLAS itself stays at one thread a call: its own
+    /// threads would spin between calls and take cores from `Parallel`'s.
     func apply() {
-        BLAS.threads = threads
+        BLAS.threads = 1
         Parallel.threads = threads
     }
 }

@@ -90,7 +90,7 @@ struct BenchCommand: ParsableCommand {
                    ? "(\(r.ranks) rank\(r.ranks == 1 ? "" : "s") x \(r.batch % r.ranks == 0 ? "\(r.localBatch)" : "\(r.localBatch) or \(r.localBatch - 1)")), "
                    : "(images split into slabs over \(r.ranks) ranks), ")
                 + "\(r.iterations) timed iteration(s) after "
-                + "\(r.warmup) warm-up, \(r.blasThreads) BLAS thread(s) a rank, 3x3 convolutions: \(conv)",
+                + "\(r.warmup) warm-up, \(Parallel.threads) thread(s) a rank, 3x3 convolutions: \(conv)",
             r.decomposition.isEmpty ? nil : "ranks: \(r.decomposition) (each rank a slab of rows of its group's images)",
             "networks: G \(r.parametersG) and D \(r.parametersD) parameters (paper widths, blocks up to \(r.networkResolution)x\(r.networkResolution))",
             "OpenBLAS \(r.blasConfig)",
