@@ -126,13 +126,6 @@ public final class Generator {
     }
 }
 
-/// Runs `body` in the `replicated` step phase when a spatial step computes it whole on every
-/// rank of the group (bench reports that work as its own part), else as it is.
-func replicated<T>(_ spatial: SpatialPartition?, _ body: () throws -> T) rethrows -> T {
-    guard let spatial, spatial.slabs > 1 else { return try body() }
-    return try StepPhase.replicated.record(body)
-}
-
 /// One-hot rows [N, classes] for class indices.
 /// - Throws: `ConfigError` for a label outside 0..<classes.
 public func oneHot(_ labels: [Int], classes: Int) throws -> Tensor {

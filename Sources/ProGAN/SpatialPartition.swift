@@ -65,6 +65,13 @@ public struct SpatialPartition {
     func neighbours(_ r: Int) -> (above: Int?, below: Int?) { layout.neighbours(at: r, of: rank) }
 }
 
+/// Runs `body` in the `replicated` step phase when a spatial step computes it whole on every
+/// rank of the group (bench reports that work as its own part), else as it is.
+func replicated<T>(_ spatial: SpatialPartition?, _ body: () throws -> T) rethrows -> T {
+    guard let spatial, spatial.slabs > 1 else { return try body() }
+    return try StepPhase.replicated.record(body)
+}
+
 extension EqualizedConv2d {
     /// `leakyReLU(conv(x) + bias)` of a level-`r` map: the plain fused layer where the level is
     /// whole, the slab convolution (halo rows from the neighbouring slabs) where it is split.
