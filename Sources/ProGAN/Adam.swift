@@ -14,8 +14,8 @@ public final class Adam {
     public var epsilon: Float
     /// First and second moments, shaped like the parameters' flat data. Set them with
     /// `setMoments(_:m:v:)`, which keeps track of which are zero.
-    public private(set) var m: [[Float]]
-    public private(set) var v: [[Float]]
+    public internal(set) var m: [[Float]]
+    public internal(set) var v: [[Float]]
     /// Number of updates applied since the last reset.
     public var step: Int = 0
     /// Whether parameter i's moments are known to be all zero: then an update with a zero
@@ -23,6 +23,10 @@ public final class Adam {
     var momentsZero: [Bool]
     /// Zeros to stand in for the gradient of a parameter that has none (grown on demand).
     var zeros: [Float] = []
+    /// The layout of the last sharded update (`update(_:flatGradient:present:learningRate:over:)`),
+    /// nil when every moment is current on this rank: after a sharded update a rank's moments of
+    /// the present parameters are current in its own block only.
+    public internal(set) var shardedAs: OptimizerShards?
 
     public init(_ parameters: ParameterSet, beta1: Float = 0, beta2: Float = 0.99, epsilon: Float = 1e-8) {
         self.beta1 = beta1
@@ -41,6 +45,7 @@ public final class Adam {
         }
         momentsZero = [Bool](repeating: true, count: m.count)
         step = 0
+        shardedAs = nil
     }
 
     /// Sets parameter i's moments (a checkpoint being loaded).
@@ -52,6 +57,7 @@ public final class Adam {
         m[i] = mi
         v[i] = vi
         momentsZero[i] = !mi.contains { $0 != 0 } && !vi.contains { $0 != 0 }
+        shardedAs = nil
     }
 
     /// Applies one update with the gradient `flat`, laid out as the parameters in order.
@@ -69,6 +75,16 @@ public final class Adam {
     /// are zero, so neither they nor its weights move.
     public func update(_ parameters: ParameterSet, flatGradient flat: [Float], present: [Bool], learningRate lr: Float) {
         require(present.count == parameters.parameters.count, "update: \(present.count) flags for \(parameters.parameters.count) parameters")
+        let total = parameters.presentCount(present)
+        require(flat.count == total, "update: the gradient has \(flat.count) values, the parameters marked present \(total)")
+        apply(parameters, block: flat, at: 0..<total, present: present, learningRate: lr)
+    }
+
+    /// The update where this rank holds the gradient of positions `range` of the present layout
+    /// only (`block`): those elements are updated; the parameters not present but with nonzero
+    /// moments are updated whole (with a zero gradient), as every rank does alike.
+    func apply(_ parameters: ParameterSet, block: [Float], at range: Range<Int>, present: [Bool], learningRate lr: Float) {
+        require(block.count == range.count, "update: a block of \(block.count) values for positions \(range)")
         step += 1
         let c1 = 1 - pow(beta1, Float(step)), c2 = 1 - pow(beta2, Float(step))
         let stepSize = lr * c2.squareRoot() / (c1 == 0 ? 1 : c1)
@@ -79,33 +95,40 @@ public final class Adam {
         }
         if zeros.count < largestAbsent { zeros = [Float](repeating: 0, count: largestAbsent) }
         var offset = 0
-        flat.withUnsafeBufferPointer { g in zeros.withUnsafeBufferPointer { z in
+        let (b1, b2) = (beta1, beta2)
+        block.withUnsafeBufferPointer { g in zeros.withUnsafeBufferPointer { z in
             for (i, p) in parameters.parameters.enumerated() {
                 let n = p.value.count
+                // The elements of this parameter to update, and where their gradient starts.
+                let elements: Range<Int>
                 let gradient: UnsafePointer<Float>
                 if present[i] {
-                    require(offset + n <= g.count, "update: the gradient has \(g.count) values, too few for the parameters marked present")
-                    gradient = g.baseAddress! + offset
+                    let start = offset
                     offset += n
                     momentsZero[i] = false
+                    let lo = max(start, range.lowerBound), hi = min(start + n, range.upperBound)
+                    guard lo < hi else { continue }
+                    elements = (lo - start)..<(hi - start)
+                    gradient = g.baseAddress! + (lo - range.lowerBound)
                 } else if momentsZero[i] {
                     continue
                 } else {
+                    elements = 0..<n
                     gradient = z.baseAddress!
                 }
-                let (b1, b2) = (beta1, beta2)
                 m[i].withUnsafeMutableBufferPointer { mi in v[i].withUnsafeMutableBufferPointer { vi in
                     p.updateValue { t in t.data.withUnsafeMutableBufferPointer { w in
+                        let (m0, v0, w0) = (mi.baseAddress! + elements.lowerBound, vi.baseAddress! + elements.lowerBound,
+                                            w.baseAddress! + elements.lowerBound)
                         // Ranges of whole lanes in parallel: every element gets the same arithmetic.
-                        Parallel.forRanges(n, grain: 1 << 14, align: 8) { r in
-                            Adam.step(g: gradient + r.lowerBound, m: mi.baseAddress! + r.lowerBound,
-                                      v: vi.baseAddress! + r.lowerBound, w: w.baseAddress! + r.lowerBound,
-                                      count: r.count, beta1: b1, beta2: b2, stepSize: stepSize, epsHat: epsHat)
+                        Parallel.forRanges(elements.count, grain: 1 << 14, align: 8) { r in
+                            Adam.step(g: gradient + r.lowerBound, m: m0 + r.lowerBound, v: v0 + r.lowerBound,
+                                      w: w0 + r.lowerBound, count: r.count, beta1: b1, beta2: b2,
+                                      stepSize: stepSize, epsHat: epsHat)
                         }
                     } }
                 } }
             }
-            require(offset == g.count, "update: the gradient has \(g.count) values, the parameters marked present \(offset)")
         } }
     }
 }

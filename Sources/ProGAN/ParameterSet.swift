@@ -64,6 +64,56 @@ extension ParameterSet {
         return out
     }
 
+    /// The number of values of the parameters marked `present` (the length of `flatGradient(present:)`).
+    public func presentCount(_ present: [Bool]) -> Int {
+        require(present.count == parameters.count, "presentCount: \(present.count) flags for \(parameters.count) parameters")
+        return zip(parameters, present).reduce(0) { $1.1 ? $0 + $1.0.value.count : $0 }
+    }
+
+    /// Calls `body(parameter, elements, position)` for each present parameter's elements that
+    /// fall in `range` of the present layout (the layout of `flatGradient(present:)`), in order;
+    /// `position` is the layout position of the first of them.
+    func forEachPresentPart(_ present: [Bool], in range: Range<Int>, _ body: (Var, Range<Int>, Int) -> Void) {
+        var offset = 0
+        for (p, on) in zip(parameters, present) where on {
+            let start = offset, n = p.value.count
+            offset += n
+            let lo = max(start, range.lowerBound), hi = min(start + n, range.upperBound)
+            if lo < hi { body(p, (lo - start)..<(hi - start), lo) }
+            if offset >= range.upperBound { break }
+        }
+    }
+
+    /// The values at positions `range` of the present layout.
+    public func flatValues(present: [Bool], range: Range<Int>) -> [Float] {
+        var out = [Float](repeating: 0, count: range.count)
+        out.withUnsafeMutableBufferPointer { o in
+            forEachPresentPart(present, in: range) { p, elements, position in
+                p.value.data.withUnsafeBufferPointer { v in
+                    (o.baseAddress! + (position - range.lowerBound))
+                        .update(from: v.baseAddress! + elements.lowerBound, count: elements.count)
+                }
+            }
+        }
+        return out
+    }
+
+    /// Sets the present parameters' values from `flat`, laid out as `flatGradient(present:)`,
+    /// in place, leaving positions `kept` as they are (a rank's own block, already current).
+    public func assign(flatValues flat: [Float], present: [Bool], keeping kept: Range<Int> = 0..<0) {
+        let total = presentCount(present)
+        require(flat.count == total, "assign(flatValues:present:): \(flat.count) values for \(total)")
+        flat.withUnsafeBufferPointer { f in
+            for part in [0..<min(kept.lowerBound, total), min(kept.upperBound, total)..<total] where !part.isEmpty {
+                forEachPresentPart(present, in: part) { p, elements, position in
+                    p.updateValue { t in t.data.withUnsafeMutableBufferPointer { w in
+                        (w.baseAddress! + elements.lowerBound).update(from: f.baseAddress! + position, count: elements.count)
+                    } }
+                }
+            }
+        }
+    }
+
     /// Clears every parameter's accumulated gradient.
     public func zeroGradients() { for p in parameters { p.grad = nil } }
 

@@ -1,11 +1,18 @@
 import ProGAN
 
 /// The arrays every rank's replica must hold alike, by checkpoint path ("G/G/8x8/conv0/weight"):
-/// G, D and the EMA generator.
+/// G, D, the EMA generator and both Adams' moments (gather those first: `Trainer.gatherOptimizerState`).
 func replicatedArrays(_ trainer: Trainer) -> [(name: String, values: [Float])] {
-    [("G", trainer.G.parameters), ("D", trainer.D.parameters), ("Gs", trainer.Gs.parameters)].flatMap { prefix, set in
+    let weights = [("G", trainer.G.parameters), ("D", trainer.D.parameters), ("Gs", trainer.Gs.parameters)].flatMap { prefix, set in
         set.parameters.map { (name: prefix + "/" + ($0.name ?? "?"), values: $0.value.data) }
     }
+    let moments = [("G", trainer.G.parameters, trainer.adamG), ("D", trainer.D.parameters, trainer.adamD)].flatMap { prefix, set, adam in
+        set.parameters.indices.flatMap { i in
+            [(name: "adam/\(prefix)/m/" + (set.parameters[i].name ?? "?"), values: adam.m[i]),
+             (name: "adam/\(prefix)/v/" + (set.parameters[i].name ?? "?"), values: adam.v[i])]
+        }
+    }
+    return weights + moments
 }
 
 /// The name of the first array (in the given order) whose values differ between rank 0 and any

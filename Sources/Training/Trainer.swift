@@ -223,20 +223,35 @@ public final class Trainer {
         return stats
     }
 
-    /// Sums the gradient over ranks in one fused buffer and applies Adam, unless any element is
-    /// non-finite (then every rank skips alike, since all see the same sum). Returns whether applied.
+    /// Sums the gradient over ranks and applies Adam, unless any element is non-finite (then
+    /// every rank skips alike, since all see the same sum). Returns whether applied.
     /// Only the parameters in this step's graph travel (the same on every rank): layers of
     /// resolutions not reached yet have no gradient, and Adam leaves them as a zero gradient would.
+    /// On several ranks the update is sharded: each rank updates its 1/N of the parameters
+    /// (`Adam.update(_:flatGradient:present:learningRate:over:)`), so the optimizer's cost does
+    /// not stay whole on every rank as the ranks per image grow.
     func applyUpdate(_ params: ParameterSet, _ adam: Adam, learningRate: Float) throws -> Bool {
         let present = StepPhase.optimizer.record { params.gradientPresence }
         var flat = StepPhase.optimizer.record { params.flatGradient(present: present) }
-        StepPhase.allreduce.record { group.allReduceSum(&flat) }
+        if group.size > 1 {
+            guard adam.update(params, flatGradient: flat, present: present, learningRate: learningRate, over: group) else { return false }
+            StepPhase.optimizer.record { params.zeroGradients() }
+            return true
+        }
+        StepPhase.allreduce.record { group.allReduceSum(&flat) }   // one process: the identity
         return StepPhase.optimizer.record {
             guard allFinite(flat) else { return false }
             adam.update(params, flatGradient: flat, present: present, learningRate: learningRate)
             params.zeroGradients()
             return true
         }
+    }
+
+    /// Brings every rank's Adam moments together after sharded updates: a collective, called by
+    /// every rank before a checkpoint (rank 0 writes them) or anything else reads the moments.
+    public func gatherOptimizerState() {
+        adamG.gatherMoments(G.parameters, over: group)
+        adamD.gatherMoments(D.parameters, over: group)
     }
 
     /// Samples from the EMA generator for fixed grid latents, at the current resolution and fade.

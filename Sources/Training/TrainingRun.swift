@@ -208,9 +208,11 @@ public final class TrainingRun {
         try tensorboard?.swd(r, prefix: "SWD", imagesShown: trainer.progress.imagesShown)
     }
 
-    /// Checks the replicas are identical, then rank 0 writes the checkpoint.
+    /// Gathers the sharded optimizer state, checks the replicas are identical, then rank 0 writes
+    /// the checkpoint.
     /// - Throws: `InternalError` naming the first array that differs between ranks.
     public func checkpoint() throws {
+        trainer.gatherOptimizerState()
         if let name = try firstDifferingArray(replicatedArrays(trainer), group: trainer.group) {
             throw InternalError("replicas diverged: \(name) differs across ranks at step \(trainer.progress.step)")
         }
