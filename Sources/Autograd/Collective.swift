@@ -28,6 +28,13 @@ public protocol Collective: AnyObject {
     /// lower ranks. Every rank passes the same `counts` (zero allowed). The adjoint of
     /// `allGather(_:counts:)`.
     func reduceScatter(_ x: [Float], counts: [Int]) -> [Float]
+    /// `reduceScatter(_:counts:)` in place: afterwards this rank's block of `x` holds the sum
+    /// (the other blocks hold anything). For big buffers (a sharded optimizer's gradient), where
+    /// a second buffer of the whole length costs time.
+    func reduceScatterInPlace(_ x: inout [Float], counts: [Int])
+    /// `allGather(_:counts:)` in place: every rank's block of `x` (laid out by `counts`) is
+    /// filled with what that rank holds there.
+    func allGatherInPlace(_ x: inout [Float], counts: [Int])
     /// Point to point, paired: sends `x` to rank `destination` and returns the `receiveCount`
     /// elements that rank `source` sends to this rank in the same call. Nil means no send or no
     /// receive (a slab at the image's edge); nothing received reads as zeros. Every rank of the
@@ -42,6 +49,19 @@ public protocol Collective: AnyObject {
 }
 
 extension Collective {
+    /// Fallback on `reduceScatter(_:counts:)` (the MPI communicator overrides it with a ring).
+    public func reduceScatterInPlace(_ x: inout [Float], counts: [Int]) {
+        let start = counts[..<rank].reduce(0, +)
+        let block = reduceScatter(x, counts: counts)
+        x.replaceSubrange(start ..< start + counts[rank], with: block)
+    }
+
+    /// Fallback on `allGather(_:counts:)`.
+    public func allGatherInPlace(_ x: inout [Float], counts: [Int]) {
+        let start = counts[..<rank].reduce(0, +)
+        x = allGather(Array(x[start ..< start + counts[rank]]), counts: counts)
+    }
+
     /// Fallback on the equal-count collectives: every block padded to the largest count. The MPI
     /// communicator overrides both with the v-collectives, which move no padding.
     public func allGather(_ x: [Float], counts: [Int]) -> [Float] {

@@ -131,6 +131,22 @@ public func runCollectiveSelfTest(_ comm: Communicator) throws -> String {
     check("Collective.reduceScatter counts", collective.reduceScatter([Float](repeating: Float(r), count: all), counts: known),
           [Float](repeating: Float(triangle), count: known[r]))
 
+    // The ring reduce-scatter and the in-place all-gather, on the uneven counts (empty blocks
+    // included), then on a bigger buffer with blocks of unequal length.
+    for total in [all, 70_001 + 2 * n] {
+        let counts = total == all ? known : evenCounts(total: total, parts: n)
+        let start = counts[..<r].reduce(0, +)
+        // Element j of rank r is (r + 1) * (j % 1000): sums exact in Float in any order.
+        var x = (0..<total).map { Float((r + 1) * ($0 % 1000)) }
+        try comm.reduceScatterRing(&x, counts: counts)
+        check("reduceScatterRing \(total)", Array(x[start ..< start + counts[r]]),
+              (start ..< start + counts[r]).map { Float((triangle + n) * ($0 % 1000)) })
+        var y = [Float](repeating: -1, count: total)
+        for j in start ..< start + counts[r] { y[j] = Float(r) }
+        try comm.allGathervInPlace(&y, counts: counts)
+        check("allGathervInPlace \(total)", y, (0..<n).flatMap { q in [Float](repeating: Float(q), count: counts[q]) })
+    }
+
     // Point to point, paired: a ring shift (rank r sends to r + 1, receives from r - 1), then a
     // line with open ends (no send past the last rank, zeros received by rank 0).
     let ring = try comm.sendReceive(sending: [Float(r), Float(r) + 0.5], to: (r + 1) % n, from: (r + n - 1) % n,
@@ -166,3 +182,7 @@ public func runCollectiveSelfTest(_ comm: Communicator) throws -> String {
         + "Collective, duplicate, split)"
 }
 
+/// `total` elements dealt out over `parts` ranks as evenly as possible, the first ranks one more.
+private func evenCounts(total: Int, parts: Int) -> [Int] {
+    (0..<parts).map { total / parts + ($0 < total % parts ? 1 : 0) }
+}

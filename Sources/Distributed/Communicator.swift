@@ -26,6 +26,8 @@ public final class Communicator {
 
     let handle: MPI_Comm
     private let ownsHandle: Bool
+    /// The ring reduce-scatter's receive block, kept between calls (the gradient's size, every step).
+    private var ringScratch: [Float] = []
 
     /// The communicator of all ranks of the job (MPI_COMM_WORLD).
     /// - Parameters:
@@ -356,6 +358,67 @@ public final class Communicator {
         return received
     }
 
+    /// Sums float buffers across ranks in place by a ring of paired exchanges, leaving in `x`'s
+    /// block `rank` (laid out by `counts`) the sum over all ranks; the other blocks hold partial
+    /// sums. In step s (of size - 1) each rank sends its partial sum of block (rank - s - 1) to
+    /// the next rank, receives block (rank - s - 2) from the previous one and adds it to its own.
+    /// Each rank sends and receives (size - 1) / size of the buffer, as MPI_Reduce_scatter's ring
+    /// does, but without its copies of the whole buffer: Open MPI 4.1's MPI_Reduce_scatter (every
+    /// algorithm) took 0.09-0.13 s for 23M floats on 2 ranks of one node, where this takes 0.016 s
+    /// and MPI_Allreduce in place 0.05 s. Each element's sum is formed in ring order, the same
+    /// for every call on the same ranks.
+    /// - Throws: `MPIError` if an MPI_Sendrecv fails or a count exceeds MPI's 32-bit count.
+    public func reduceScatterRing(_ x: inout [Float], counts: [Int]) throws {
+        require(counts.count == size && x.count == counts.reduce(0, +),
+                "reduceScatterRing: \(x.count) elements, counts \(counts)")
+        guard size > 1 else { return }
+        let offsets = Communicator.offsets(counts)
+        let largest = counts.max() ?? 0
+        if ringScratch.count < largest { ringScratch = [Float](repeating: 0, count: largest) }
+        let (next, previous) = (Int32((rank + 1) % size), Int32((rank + size - 1) % size))
+        let type = Float.mpiElementType.datatype
+        try x.withUnsafeMutableBufferPointer { x in
+            try ringScratch.withUnsafeMutableBufferPointer { received in
+                for step in 0..<(size - 1) {
+                    let sent = ((rank - step - 1) % size + size) % size
+                    let added = ((rank - step - 2) % size + size) % size
+                    let (sendCount, receiveCount) = (try checkedCount(counts[sent], .sendReceive),
+                                                     try checkedCount(counts[added], .sendReceive))
+                    try run(.sendReceive) {
+                        MPI_Sendrecv(x.baseAddress! + offsets[sent], sendCount, type, next, 17,
+                                     received.baseAddress!, receiveCount, type, previous, 17,
+                                     handle, cmpi_status_ignore())
+                    }
+                    let block = x.baseAddress! + offsets[added]
+                    for i in 0..<counts[added] { block[i] += received[i] }
+                }
+            }
+        }
+    }
+
+    /// Fills every rank's block of `x` (laid out by `counts`) with that rank's block, in place
+    /// (MPI_Allgatherv with MPI_IN_PLACE: no second buffer of the whole length).
+    /// - Throws: `MPIError` if MPI_Allgatherv fails or a count exceeds MPI's 32-bit count.
+    public func allGathervInPlace(_ x: inout [Float], counts: [Int]) throws {
+        require(counts.count == size && x.count == counts.reduce(0, +),
+                "allGathervInPlace: \(x.count) elements, counts \(counts)")
+        guard size > 1 else { return }
+        let (counts32, displacements, _) = try layout(counts, .allGatherv)
+        let type = Float.mpiElementType.datatype
+        try x.withUnsafeMutableBytes { out in
+            try run(.allGatherv) {
+                MPI_Allgatherv(cmpi_in_place(), 0, type, out.baseAddress, counts32, displacements, type, handle)
+            }
+        }
+    }
+
+    /// Where each block of a buffer laid out by `counts` starts.
+    static func offsets(_ counts: [Int]) -> [Int] {
+        var offsets = [Int](repeating: 0, count: counts.count)
+        for r in counts.indices.dropFirst() { offsets[r] = offsets[r - 1] + counts[r - 1] }
+        return offsets
+    }
+
     /// Collects the arrays of all ranks, of any count, on `root`.
     /// - Parameters:
     ///   - values: this rank's part.
@@ -469,6 +532,16 @@ extension Communicator {
     /// elements (MPI_Reduce_scatter); aborts the job on an MPI error.
     public func reduceScatter(_ x: [Float], counts: [Int]) -> [Float] {
         orAbort { try reduceScatter(sending: x, counts: counts, op: .sum) }
+    }
+
+    /// The ring reduce-scatter in place (`reduceScatterRing`); aborts the job on an MPI error.
+    public func reduceScatterInPlace(_ x: inout [Float], counts: [Int]) {
+        orAbort { try reduceScatterRing(&x, counts: counts) }
+    }
+
+    /// The all-gather in place (`allGathervInPlace`); aborts the job on an MPI error.
+    public func allGatherInPlace(_ x: inout [Float], counts: [Int]) {
+        orAbort { try allGathervInPlace(&x, counts: counts) }
     }
 
     /// Sends to `destination` and receives `receiveCount` elements from `source` (MPI_Sendrecv;

@@ -38,23 +38,33 @@ extension Adam {
     ///
     /// - Returns: false, with nothing changed but the moments' gathering, when any element of the
     ///   summed gradient is not finite (every rank agrees).
-    public func update(_ parameters: ParameterSet, flatGradient flat: [Float], present: [Bool], learningRate lr: Float,
+    public func update(_ parameters: ParameterSet, flatGradient flat: inout [Float], present: [Bool], learningRate lr: Float,
                        over group: Collective) -> Bool {
         let shards = OptimizerShards(present: present, elements: parameters.presentCount(present),
                                      ranks: group.size, rank: group.rank)
         require(flat.count == shards.blocks.total, "update: the gradient has \(flat.count) values, the parameters marked present \(shards.blocks.total)")
         if let last = shardedAs, last != shards { gatherMoments(parameters, over: group) }
-        let block = StepPhase.allreduce.record { group.reduceScatter(flat, counts: shards.counts) }
-        var nonFinite: [Float] = [StepPhase.optimizer.record { allFinite(block) } ? 0 : 1]
+        // In place throughout: the buffer is the gradient's size (tens of millions of values).
+        StepPhase.allreduce.record { group.reduceScatterInPlace(&flat, counts: shards.counts) }
+        let range = shards.range
+        let finite = StepPhase.optimizer.record {
+            flat.withUnsafeBufferPointer { allFinite(UnsafeBufferPointer(rebasing: $0[range])) }
+        }
+        var nonFinite: [Float] = [finite ? 0 : 1]
         StepPhase.allreduce.record { group.allReduceSum(&nonFinite) }
         guard nonFinite[0] == 0 else { return false }
-        let mine = StepPhase.optimizer.record { () -> [Float] in
-            apply(parameters, block: block, at: shards.range, present: present, learningRate: lr)
-            return parameters.flatValues(present: present, range: shards.range)
+        StepPhase.optimizer.record {
+            flat.withUnsafeBufferPointer { g in
+                apply(parameters, block: UnsafeBufferPointer(rebasing: g[range]), at: range, present: present, learningRate: lr)
+            }
+            // This rank's new values go where its gradient block was, for the all-gather.
+            flat.withUnsafeMutableBufferPointer { x in
+                parameters.copyValues(present: present, range: range, into: UnsafeMutableBufferPointer(rebasing: x[range]))
+            }
         }
         shardedAs = group.size > 1 ? shards : nil
-        let values = StepPhase.allreduce.record { group.allGather(mine, counts: shards.counts) }
-        StepPhase.optimizer.record { parameters.assign(flatValues: values, present: present, keeping: shards.range) }
+        StepPhase.allreduce.record { group.allGatherInPlace(&flat, counts: shards.counts) }
+        StepPhase.optimizer.record { parameters.assign(flatValues: flat, present: present, keeping: range) }
         return true
     }
 

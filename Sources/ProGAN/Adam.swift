@@ -77,14 +77,15 @@ public final class Adam {
         require(present.count == parameters.parameters.count, "update: \(present.count) flags for \(parameters.parameters.count) parameters")
         let total = parameters.presentCount(present)
         require(flat.count == total, "update: the gradient has \(flat.count) values, the parameters marked present \(total)")
-        apply(parameters, block: flat, at: 0..<total, present: present, learningRate: lr)
+        flat.withUnsafeBufferPointer { apply(parameters, block: $0, at: 0..<total, present: present, learningRate: lr) }
     }
 
     /// The update where this rank holds the gradient of positions `range` of the present layout
     /// only (`block`): those elements are updated; the parameters not present but with nonzero
     /// moments are updated whole (with a zero gradient), as every rank does alike.
-    func apply(_ parameters: ParameterSet, block: [Float], at range: Range<Int>, present: [Bool], learningRate lr: Float) {
-        require(block.count == range.count, "update: a block of \(block.count) values for positions \(range)")
+    func apply(_ parameters: ParameterSet, block g: UnsafeBufferPointer<Float>, at range: Range<Int>, present: [Bool],
+               learningRate lr: Float) {
+        require(g.count == range.count, "update: a block of \(g.count) values for positions \(range)")
         step += 1
         let c1 = 1 - pow(beta1, Float(step)), c2 = 1 - pow(beta2, Float(step))
         let stepSize = lr * c2.squareRoot() / (c1 == 0 ? 1 : c1)
@@ -96,7 +97,7 @@ public final class Adam {
         if zeros.count < largestAbsent { zeros = [Float](repeating: 0, count: largestAbsent) }
         var offset = 0
         let (b1, b2) = (beta1, beta2)
-        block.withUnsafeBufferPointer { g in zeros.withUnsafeBufferPointer { z in
+        zeros.withUnsafeBufferPointer { z in
             for (i, p) in parameters.parameters.enumerated() {
                 let n = p.value.count
                 // The elements of this parameter to update, and where their gradient starts.
@@ -129,7 +130,7 @@ public final class Adam {
                     } }
                 } }
             }
-        } }
+        }
     }
 }
 
@@ -165,19 +166,23 @@ extension Adam {
 /// Whether every element is finite. `x * 0` is 0 for finite x and NaN for infinities and NaN,
 /// so one vectorized sum answers it (a per-element `allSatisfy` is several times slower).
 public func allFinite(_ values: [Float]) -> Bool {
-    values.withUnsafeBufferPointer { p in
-        let n = p.count
-        var acc = SIMD8<Float>(repeating: 0)
-        var j = 0
-        let base = UnsafeRawPointer(p.baseAddress)
+    values.withUnsafeBufferPointer { allFinite($0) }
+}
+
+/// Whether every element of the buffer is finite (see `allFinite(_:)` on arrays).
+public func allFinite(_ p: UnsafeBufferPointer<Float>) -> Bool {
+    let n = p.count
+    var acc = SIMD8<Float>(repeating: 0)
+    var j = 0
+    if let base = UnsafeRawPointer(p.baseAddress) {
         while j + 8 <= n {
-            acc += base!.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self) * 0
+            acc += base.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self) * 0
             j += 8
         }
-        var tail: Float = acc.sum()
-        while j < n { tail += p[j] * 0; j += 1 }
-        return !tail.isNaN
     }
+    var tail: Float = acc.sum()
+    while j < n { tail += p[j] * 0; j += 1 }
+    return !tail.isNaN
 }
 
 @inline(__always) func pow(_ x: Float, _ y: Float) -> Float {

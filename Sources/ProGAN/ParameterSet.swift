@@ -87,15 +87,19 @@ extension ParameterSet {
     /// The values at positions `range` of the present layout.
     public func flatValues(present: [Bool], range: Range<Int>) -> [Float] {
         var out = [Float](repeating: 0, count: range.count)
-        out.withUnsafeMutableBufferPointer { o in
-            forEachPresentPart(present, in: range) { p, elements, position in
-                p.value.data.withUnsafeBufferPointer { v in
-                    (o.baseAddress! + (position - range.lowerBound))
-                        .update(from: v.baseAddress! + elements.lowerBound, count: elements.count)
-                }
+        out.withUnsafeMutableBufferPointer { copyValues(present: present, range: range, into: $0) }
+        return out
+    }
+
+    /// Copies the values at positions `range` of the present layout into `out` (`range.count` long).
+    public func copyValues(present: [Bool], range: Range<Int>, into out: UnsafeMutableBufferPointer<Float>) {
+        require(out.count == range.count, "copyValues: \(out.count) places for positions \(range)")
+        forEachPresentPart(present, in: range) { p, elements, position in
+            p.value.data.withUnsafeBufferPointer { v in
+                (out.baseAddress! + (position - range.lowerBound))
+                    .update(from: v.baseAddress! + elements.lowerBound, count: elements.count)
             }
         }
-        return out
     }
 
     /// Sets the present parameters' values from `flat`, laid out as `flatGradient(present:)`,

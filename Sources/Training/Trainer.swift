@@ -234,7 +234,7 @@ public final class Trainer {
         let present = StepPhase.optimizer.record { params.gradientPresence }
         var flat = StepPhase.optimizer.record { params.flatGradient(present: present) }
         if group.size > 1 {
-            guard adam.update(params, flatGradient: flat, present: present, learningRate: learningRate, over: group) else { return false }
+            guard adam.update(params, flatGradient: &flat, present: present, learningRate: learningRate, over: group) else { return false }
             StepPhase.optimizer.record { params.zeroGradients() }
             return true
         }

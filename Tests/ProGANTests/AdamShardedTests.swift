@@ -60,8 +60,8 @@ final class AdamShardedTests: XCTestCase {
             let adam = Adam(params, beta1: 0.5, beta2: 0.99)
             for step in 1...steps {
                 let present = Self.present(step: step)
-                XCTAssertTrue(adam.update(params, flatGradient: Self.gradient(rank: group.rank, step: step, present: present),
-                                          present: present, learningRate: 0.01, over: group))
+                var g = Self.gradient(rank: group.rank, step: step, present: present)
+                XCTAssertTrue(adam.update(params, flatGradient: &g, present: present, learningRate: 0.01, over: group))
             }
             adam.gatherMoments(params, over: group)
             XCTAssertNil(adam.shardedAs)
@@ -87,8 +87,8 @@ final class AdamShardedTests: XCTestCase {
         let results = try replayRanks(2, maxPasses: 50) { group -> ([UInt32], OptimizerShards?) in
             let params = Self.make()
             let adam = Adam(params, beta1: 0.5, beta2: 0.99)
-            _ = adam.update(params, flatGradient: Self.gradient(rank: group.rank, step: 1, present: Self.present(step: 1)),
-                            present: Self.present(step: 1), learningRate: 0.01, over: group)
+            var g = Self.gradient(rank: group.rank, step: 1, present: Self.present(step: 1))
+            _ = adam.update(params, flatGradient: &g, present: Self.present(step: 1), learningRate: 0.01, over: group)
             return (adam.m[0].map(\.bitPattern), adam.shardedAs)
         }
         // Step 1: only "always" (11 values) is present: rank 0 updates 0..<6, rank 1 6..<11.
@@ -109,7 +109,7 @@ final class AdamShardedTests: XCTestCase {
             let present = Self.present(step: 1)
             var g = Self.gradient(rank: group.rank, step: 1, present: present)
             if group.rank == 2 { g[10] = .nan }
-            let applied = adam.update(params, flatGradient: g, present: present, learningRate: 0.01, over: group)
+            let applied = adam.update(params, flatGradient: &g, present: present, learningRate: 0.01, over: group)
             return (applied, Self.replica(params, adam))
         }
         let untouched = Self.replica(Self.make(), Adam(Self.make(), beta1: 0.5, beta2: 0.99))
