@@ -150,7 +150,7 @@ func gradientPenalty(_ D: Discriminator, reals: Var, fakes: Var, mix: [Float], r
         let scale = config.gradientNormScale(resolution: resolution, finalResolution: D.config.resolution)
         var squares = try grad.square().sum(axes: [1, 2, 3])
         if let spatial, spatial.isSplit(resolution) {
-            squares = try StepPhase.spatialGather.record { squares.allReduceSum(spatial.group) }
+            squares = StepPhase.spatialGather.record { squares.allReduceSum(spatial.group) }
         }
         var norms = try squares.sqrt()
         if scale != 1 { norms = norms * scale }

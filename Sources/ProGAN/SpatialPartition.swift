@@ -120,7 +120,8 @@ public struct StepDecomposition {
         let groupCounts = BatchShards(total: layout.minibatch, parts: d).counts
         batchCounts = ranks.filter { slabColors[$0] == slabColors[rank] }.map { layout.dataGroup(of: $0).map { groupCounts[$0] } ?? 0 }
         samples = layout.samples(of: rank)
-        spatial = layout.dataGroup(of: rank) == nil ? nil : SpatialPartition(layout: layout, rank: rank, group: SpatialCollective(group))
+        spatial = layout.dataGroup(of: rank) == nil ? nil : SpatialPartition(layout: layout, rank: rank,
+                                                                                              group: PhaseTaggedCollective.spatial(group))
     }
 
     /// This rank's rows of a real image where the phase splits images (nil: all rows).
@@ -130,30 +131,3 @@ public struct StepDecomposition {
     }
 }
 
-/// A spatial group's collectives charged to their profiler phases: the halo exchange
-/// (point to point) to `halo`, gathers, reduce-scatters and sums to `spatialGather`.
-final class SpatialCollective: Collective {
-    let inner: Collective
-    init(_ inner: Collective) { self.inner = inner }
-
-    var rank: Int { inner.rank }
-    var size: Int { inner.size }
-    private func gather<T>(_ body: () -> T) -> T {
-        StepPhase.spatialGather.record(backward: Profiler.current.backward, body)
-    }
-    func allGather(_ x: [Float]) -> [Float] { gather { inner.allGather(x) } }
-    func reduceScatter(_ x: [Float]) -> [Float] { gather { inner.reduceScatter(x) } }
-    func allGather(_ x: [Float], counts: [Int]) -> [Float] { gather { inner.allGather(x, counts: counts) } }
-    func reduceScatter(_ x: [Float], counts: [Int]) -> [Float] { gather { inner.reduceScatter(x, counts: counts) } }
-    func allReduceSum(_ x: inout [Float]) {
-        var y = x
-        gather { inner.allReduceSum(&y) }
-        x = y
-    }
-    func sendReceive(_ x: [Float], to destination: Int?, from source: Int?, receiveCount: Int) -> [Float] {
-        StepPhase.halo.record(backward: Profiler.current.backward) {
-            inner.sendReceive(x, to: destination, from: source, receiveCount: receiveCount)
-        }
-    }
-    func subgroup(colors: [Int]) -> Collective { SpatialCollective(inner.subgroup(colors: colors)) }
-}

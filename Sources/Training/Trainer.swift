@@ -98,7 +98,7 @@ public final class Trainer {
         adamG = Adam(G.parameters, beta1: config.adamBeta1, beta2: config.adamBeta2, epsilon: config.adamEpsilon)
         adamD = Adam(D.parameters, beta1: config.adamBeta1, beta2: config.adamBeta2, epsilon: config.adamEpsilon)
         streams = SampleStreams(seed: config.seed, latentSize: config.network.latentSize)
-        collectives = PhaseTaggedCollective(group)
+        collectives = PhaseTaggedCollective.minibatchStddev(group)
         try synchronizeParameters()
     }
 
@@ -280,32 +280,3 @@ public final class Trainer {
         config.network.isConditional ? max(1, count / config.network.classes) : nil
     }
 }
-
-/// The group as the networks' `Collective`, with the minibatch-stddev all-gather and
-/// reduce-scatter charged to their own profiler phase, in the direction of the pass that calls
-/// them. (The gradient all-reduce is charged by `Trainer.applyUpdate`.)
-final class PhaseTaggedCollective: Collective {
-    let inner: Collective
-    init(_ inner: Collective) { self.inner = inner }
-
-    var rank: Int { inner.rank }
-    var size: Int { inner.size }
-    func allGather(_ x: [Float]) -> [Float] {
-        StepPhase.mbstdCollective.record(backward: Profiler.current.backward) { inner.allGather(x) }
-    }
-    func reduceScatter(_ x: [Float]) -> [Float] {
-        StepPhase.mbstdCollective.record(backward: Profiler.current.backward) { inner.reduceScatter(x) }
-    }
-    func allGather(_ x: [Float], counts: [Int]) -> [Float] {
-        StepPhase.mbstdCollective.record(backward: Profiler.current.backward) { inner.allGather(x, counts: counts) }
-    }
-    func reduceScatter(_ x: [Float], counts: [Int]) -> [Float] {
-        StepPhase.mbstdCollective.record(backward: Profiler.current.backward) { inner.reduceScatter(x, counts: counts) }
-    }
-    func sendReceive(_ x: [Float], to destination: Int?, from source: Int?, receiveCount: Int) -> [Float] {
-        inner.sendReceive(x, to: destination, from: source, receiveCount: receiveCount)
-    }
-    func allReduceSum(_ x: inout [Float]) { inner.allReduceSum(&x) }
-    func subgroup(colors: [Int]) -> Collective { PhaseTaggedCollective(inner.subgroup(colors: colors)) }
-}
-
