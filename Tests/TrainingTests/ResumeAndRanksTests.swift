@@ -166,23 +166,11 @@ final class ResumeAndRanksTests: TrainingCLITestCase {
     static func assertTrainsLikeOneProcess(_ run: String, reference referenceRun: String, checkpoint: String, what: String,
                                            in test: TrainingCLITestCase,
                                            file: StaticString = #filePath, line: UInt = #line) throws {
-        let reference = try test.checkpointArrays(referenceRun + "/" + checkpoint)
-        let other = try test.checkpointArrays(run + "/" + checkpoint)
-        var groups: [String: (diff: Double, scale: Double, worst: String)] = [:]
-        for (name, values) in reference {
-            let theirs = try XCTUnwrap(other[name], name, file: file, line: line)
-            let parts = name.split(separator: "/")
-            let group = parts[0] == "adam" ? parts[0...2].joined(separator: "/") : String(parts[0])
-            let scale = Double(values.map { abs($0) }.max() ?? 0)
-            let diff = Double(zip(values, theirs).map { abs($0 - $1) }.max() ?? 0)
-            let g = groups[group] ?? (0, 0, "")
-            groups[group] = (max(g.diff, diff), max(g.scale, scale), diff > g.diff ? name : g.worst)
-        }
+        let groups = try test.groupDifferences(run + "/" + checkpoint, reference: referenceRun + "/" + checkpoint)
         XCTAssertEqual(Set(groups.keys), ["G", "D", "Gs", "adam/G/m", "adam/G/v", "adam/D/m", "adam/D/v"], file: file, line: line)
         for (group, g) in groups.sorted(by: { $0.key < $1.key }) {
-            let relative = g.diff / g.scale
-            print("\(what): \(group) max difference \(g.diff) (\(g.worst)), relative \(relative)")
-            XCTAssertLessThan(relative, 1e-5, "\(group): \(what) diverges from 1 rank", file: file, line: line)
+            print("\(what): \(group) max difference relative \(g.relative) (\(g.worst))")
+            XCTAssertLessThan(g.relative, 1e-5, "\(group): \(what) diverges from 1 rank", file: file, line: line)
         }
         let referenceMetrics = try test.metrics(referenceRun), m = try test.metrics(run)
         XCTAssertEqual(m.count, referenceMetrics.count, file: file, line: line)

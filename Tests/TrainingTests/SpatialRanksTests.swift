@@ -37,22 +37,6 @@ final class SpatialRanksTests: TrainingCLITestCase {
          "--no-adam-reset"]
     }
 
-    /// Each state group's largest difference between two checkpoints, relative to the group's
-    /// largest magnitude in `reference`.
-    func groupDifferences(_ file: String, reference: String) throws -> [String: (relative: Double, worst: String)] {
-        let a = try checkpointArrays(reference), b = try checkpointArrays(file)
-        var groups: [String: (diff: Double, scale: Double, worst: String)] = [:]
-        for (name, values) in a {
-            let theirs = try XCTUnwrap(b[name], name)
-            let parts = name.split(separator: "/")
-            let group = parts[0] == "adam" ? parts[0...2].joined(separator: "/") : String(parts[0])
-            let diff = Double(zip(values, theirs).map { abs($0 - $1) }.max() ?? 0)
-            let g = groups[group] ?? (0, 0, "")
-            groups[group] = (max(g.diff, diff), max(g.scale, Double(values.map { abs($0) }.max() ?? 0)), diff > g.diff ? name : g.worst)
-        }
-        return groups.mapValues { ($0.scale > 0 ? $0.diff / $0.scale : $0.diff, $0.worst) }
-    }
-
     /// One process along the path, then from each of its states one step on `ranks` ranks
     /// (slabs) and on `dataRanks` ranks (whole images), compared as the type says; returns the
     /// slab runs' stdout.

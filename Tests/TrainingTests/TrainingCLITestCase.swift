@@ -92,6 +92,22 @@ class TrainingCLITestCase: XCTestCase {
         return out
     }
 
+    /// Each state group's largest difference between two checkpoints, relative to the group's
+    /// largest magnitude in `reference`.
+    func groupDifferences(_ file: String, reference: String) throws -> [String: (relative: Double, worst: String)] {
+        let a = try checkpointArrays(reference), b = try checkpointArrays(file)
+        var groups: [String: (diff: Double, scale: Double, worst: String)] = [:]
+        for (name, values) in a {
+            let theirs = try XCTUnwrap(b[name], name)
+            let parts = name.split(separator: "/")
+            let group = parts[0] == "adam" ? parts[0...2].joined(separator: "/") : String(parts[0])
+            let diff = Double(zip(values, theirs).map { abs($0 - $1) }.max() ?? 0)
+            let g = groups[group] ?? (0, 0, "")
+            groups[group] = (max(g.diff, diff), max(g.scale, Double(values.map { abs($0) }.max() ?? 0)), diff > g.diff ? name : g.worst)
+        }
+        return groups.mapValues { ($0.scale > 0 ? $0.diff / $0.scale : $0.diff, $0.worst) }
+    }
+
     /// The checkpoints in a run directory, oldest first.
     func checkpoints(_ run: String) -> [String] {
         ((try? FileManager.default.contentsOfDirectory(atPath: run)) ?? [])
