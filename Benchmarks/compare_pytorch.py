@@ -124,6 +124,9 @@ def main():
         "ratio = ours / PyTorch img/s; * = below the target (>= 1.3 at 4 and 8, >= 1.0 elsewhere).",
         "conv/sgemm = our conv kernels' GFLOP/s over plain sgemm of the largest conv's shape, same run (target >= 75% at 16..128).",
         "MiB = peak RSS (getrusage ru_maxrss). Batches below 16 from 32 up keep the run short (see the script's doc).",
+        "ours on %s; PyTorch %s" % (
+            next((x["ours"]["blas_config"] for x in raw if x["ours"]), "?"),
+            next((x["pytorch"].get("torch_version", "?") for x in raw if x["pytorch"]), "?")),
         "took %s; load average at end %s" % (str(finished - started).split(".")[0],
                                             " ".join("%.2f" % x for x in os.getloadavg())),
     ]
