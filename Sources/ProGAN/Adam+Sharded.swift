@@ -77,29 +77,23 @@ extension Adam {
         require(group.size == shards.blocks.parts && group.rank == shards.rank,
                 "gatherMoments: moments sharded over \(shards.blocks.parts) ranks, gathered over \(group.size)")
         StepPhase.allreduce.record {
-            m = gathered(m, parameters, shards, group)
-            v = gathered(v, parameters, shards, group)
+            gather(&m, parameters, shards, group)
+            gather(&v, parameters, shards, group)
         }
         shardedAs = nil
     }
 
-    /// `moments` with every rank's block of the present parameters put in place.
-    private func gathered(_ moments: [[Float]], _ parameters: ParameterSet, _ shards: OptimizerShards,
-                          _ group: Collective) -> [[Float]] {
-        let index = Dictionary(uniqueKeysWithValues: parameters.parameters.enumerated().map { (ObjectIdentifier($1), $0) })
-        var mine = [Float](repeating: 0, count: shards.range.count)
-        parameters.forEachPresentPart(shards.present, in: shards.range) { p, elements, position in
-            let i = index[ObjectIdentifier(p)]!
-            for (k, e) in elements.enumerated() { mine[position - shards.range.lowerBound + k] = moments[i][e] }
+    /// Puts every rank's block of the present parameters' `moments` in place (an all-gather in a
+    /// buffer of the present layout).
+    private func gather(_ moments: inout [[Float]], _ parameters: ParameterSet, _ shards: OptimizerShards,
+                        _ group: Collective) {
+        var flat = [Float](repeating: 0, count: shards.blocks.total)
+        parameters.forEachPresentPart(shards.present, in: shards.range) { i, elements, position in
+            flat.replaceSubrange(position ..< position + elements.count, with: moments[i][elements])
         }
-        let all = group.allGather(mine, counts: shards.counts)
-        var out = moments
-        parameters.forEachPresentPart(shards.present, in: 0..<shards.blocks.total) { p, elements, position in
-            let i = index[ObjectIdentifier(p)]!
-            out[i].withUnsafeMutableBufferPointer { o in all.withUnsafeBufferPointer { a in
-                (o.baseAddress! + elements.lowerBound).update(from: a.baseAddress! + position, count: elements.count)
-            } }
+        group.allGatherInPlace(&flat, counts: shards.counts)
+        parameters.forEachPresentPart(shards.present, in: 0..<shards.blocks.total) { i, elements, position in
+            moments[i].replaceSubrange(elements, with: flat[position ..< position + elements.count])
         }
-        return out
     }
 }

@@ -70,16 +70,16 @@ extension ParameterSet {
         return zip(parameters, present).reduce(0) { $1.1 ? $0 + $1.0.value.count : $0 }
     }
 
-    /// Calls `body(parameter, elements, position)` for each present parameter's elements that
-    /// fall in `range` of the present layout (the layout of `flatGradient(present:)`), in order;
+    /// Calls `body(i, elements, position)` for each present parameter i's elements that fall in
+    /// `range` of the present layout (the layout of `flatGradient(present:)`), in order;
     /// `position` is the layout position of the first of them.
-    func forEachPresentPart(_ present: [Bool], in range: Range<Int>, _ body: (Var, Range<Int>, Int) -> Void) {
+    func forEachPresentPart(_ present: [Bool], in range: Range<Int>, _ body: (Int, Range<Int>, Int) -> Void) {
         var offset = 0
-        for (p, on) in zip(parameters, present) where on {
+        for (i, p) in parameters.enumerated() where present[i] {
             let start = offset, n = p.value.count
             offset += n
             let lo = max(start, range.lowerBound), hi = min(start + n, range.upperBound)
-            if lo < hi { body(p, (lo - start)..<(hi - start), lo) }
+            if lo < hi { body(i, (lo - start)..<(hi - start), lo) }
             if offset >= range.upperBound { break }
         }
     }
@@ -94,8 +94,8 @@ extension ParameterSet {
     /// Copies the values at positions `range` of the present layout into `out` (`range.count` long).
     public func copyValues(present: [Bool], range: Range<Int>, into out: UnsafeMutableBufferPointer<Float>) {
         require(out.count == range.count, "copyValues: \(out.count) places for positions \(range)")
-        forEachPresentPart(present, in: range) { p, elements, position in
-            p.value.data.withUnsafeBufferPointer { v in
+        forEachPresentPart(present, in: range) { i, elements, position in
+            parameters[i].value.data.withUnsafeBufferPointer { v in
                 (out.baseAddress! + (position - range.lowerBound))
                     .update(from: v.baseAddress! + elements.lowerBound, count: elements.count)
             }
@@ -109,8 +109,8 @@ extension ParameterSet {
         require(flat.count == total, "assign(flatValues:present:): \(flat.count) values for \(total)")
         flat.withUnsafeBufferPointer { f in
             for part in [0..<min(kept.lowerBound, total), min(kept.upperBound, total)..<total] where !part.isEmpty {
-                forEachPresentPart(present, in: part) { p, elements, position in
-                    p.updateValue { t in t.data.withUnsafeMutableBufferPointer { w in
+                forEachPresentPart(present, in: part) { i, elements, position in
+                    parameters[i].updateValue { t in t.data.withUnsafeMutableBufferPointer { w in
                         (w.baseAddress! + elements.lowerBound).update(from: f.baseAddress! + position, count: elements.count)
                     } }
                 }

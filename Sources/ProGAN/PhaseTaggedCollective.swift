@@ -44,11 +44,7 @@ public final class PhaseTaggedCollective: Collective {
     public func reduceScatter(_ x: [Float], counts: [Int]) -> [Float] {
         charged(to: gathers) { inner.reduceScatter(x, counts: counts) }
     }
-    public func allReduceSum(_ x: inout [Float]) {
-        var y = x
-        charged(to: sums) { inner.allReduceSum(&y) }
-        x = y
-    }
+    public func allReduceSum(_ x: inout [Float]) { charged(to: sums) { inner.allReduceSum(&x) } }
     public func sendReceive(_ x: [Float], to destination: Int?, from source: Int?, receiveCount: Int) -> [Float] {
         charged(to: pointToPoint) { inner.sendReceive(x, to: destination, from: source, receiveCount: receiveCount) }
     }
