@@ -26,8 +26,10 @@ let package = Package(
         .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
+        // Hand-vectorised convolution kernels for few-channel layers (AVX2 + FMA, chosen at run time).
+        .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"], .when(configuration: .release))]),
         // Dense float32 tensors and their kernels (im2col + sgemm convolutions).
-        .target(name: "TensorKit", dependencies: ["COpenBLAS"], swiftSettings: optimize),
+        .target(name: "TensorKit", dependencies: ["COpenBLAS", "CKernels"], swiftSettings: optimize),
         // Reverse-mode autograd whose backward rules are themselves differentiable.
         .target(name: "Autograd", dependencies: ["TensorKit"], swiftSettings: optimize),
         // Open MPI: environment, communicator, launch checks, watchdog (nothing model-specific).

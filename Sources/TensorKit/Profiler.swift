@@ -153,6 +153,18 @@ public enum Profiler {
         sgemmCalls += calls
     }
 
+    /// Runs `body`, a fused convolution kernel's arithmetic (CKernels), and counts its wall time
+    /// with sgemm's: the time in arithmetic kernels, next to which the rest of a convolution
+    /// (lowering, transforms in Swift, layout, allocation) is overhead. Its work is counted by the
+    /// caller, as Winograd's is.
+    @inline(__always)
+    static func fusedKernel(_ body: () -> Void) {
+        guard isEnabled else { body(); return }
+        let t0 = now()
+        body()
+        recordSgemmBatch(calls: 0, seconds: Double(now() &- t0) * 1e-9)
+    }
+
     /// Marks the start of a convolution kernel (clock, sgemm seconds so far).
     @inline(__always)
     static func convolutionStart() -> (UInt64, Double) {

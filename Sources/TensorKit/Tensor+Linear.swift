@@ -116,11 +116,20 @@ extension Tensor {
         let (n, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let (o, k) = (w.shape[0], w.shape[2])
         let hw = h * wd, ck = c * k * k
-        let winograd = usesWinograd(c: c, o: o, h: h, w: wd, k: k, forward: true)
+        let fused = usesFusedWinograd(c: c, o: o, h: h, w: wd, k: k)
+        let winograd = !fused && usesWinograd(c: c, o: o, h: h, w: wd, k: k, forward: true)
         let started = Profiler.convolutionStart()
-        defer { Profiler.convolutionEnd(started, multiplyAdds: n * o * hw * ck, countSlot: winograd) }
+        defer { Profiler.convolutionEnd(started, multiplyAdds: n * o * hw * ck, countSlot: winograd || fused) }
         // Every element is written below: no need to zero it first.
         var out = [Float](unsafeUninitializedCapacity: n * o * hw) { _, count in count = n * o * hw }
+        if fused {
+            x.data.withUnsafeBufferPointer { px in w.data.withUnsafeBufferPointer { pw in
+                out.withUnsafeMutableBufferPointer { po in
+                    fusedWinogradConv2d(px.baseAddress!, pw.baseAddress!, n: n, c: c, o: o, h: h, w: wd,
+                                        top: top, bottom: bottom, into: po.baseAddress!)
+                } } }
+            return Tensor(shape: [n, o, h, wd], data: out)
+        }
         if winograd {
             x.data.withUnsafeBufferPointer { px in w.data.withUnsafeBufferPointer { pw in
                 out.withUnsafeMutableBufferPointer { po in
@@ -175,15 +184,21 @@ extension Tensor {
         let (n, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let o = g.shape[1]
         let hw = h * wd, ck = c * k * k
-        let winograd = usesWinograd(c: c, o: o, h: h, w: wd, k: k, forward: false)
+        let fused = usesFusedWeightGradient(c: c, o: o, h: h, w: wd, k: k)
+        let winograd = !fused && usesWinograd(c: c, o: o, h: h, w: wd, k: k, forward: false)
         let started = Profiler.convolutionStart()
-        defer { Profiler.convolutionEnd(started, multiplyAdds: n * o * hw * ck, countSlot: winograd) }
-        if winograd {
+        defer { Profiler.convolutionEnd(started, multiplyAdds: n * o * hw * ck, countSlot: winograd || fused) }
+        if winograd || fused {
             var out = [Float](unsafeUninitializedCapacity: o * ck) { _, count in count = o * ck }
             x.data.withUnsafeBufferPointer { px in g.data.withUnsafeBufferPointer { pg in
                 out.withUnsafeMutableBufferPointer { po in
-                    winogradWeightGradient(px.baseAddress!, pg.baseAddress!, n: n, c: c, o: o, h: h, w: wd,
-                                           top: top, bottom: bottom, into: po.baseAddress!)
+                    if fused {
+                        fusedWinogradWeightGradient(px.baseAddress!, pg.baseAddress!, n: n, c: c, o: o, h: h, w: wd,
+                                                    top: top, bottom: bottom, into: po.baseAddress!)
+                    } else {
+                        winogradWeightGradient(px.baseAddress!, pg.baseAddress!, n: n, c: c, o: o, h: h, w: wd,
+                                               top: top, bottom: bottom, into: po.baseAddress!)
+                    }
                 } } }
             return Tensor(shape: [o, c, k, k], data: out)
         }

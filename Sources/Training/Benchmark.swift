@@ -82,7 +82,7 @@ public struct BenchmarkPart: Codable, Sendable {
     public var share: Double
     /// sgemm GFLOP per iteration made in this part (one rank).
     public var gflop: Double
-    /// Share of this part's time spent inside sgemm.
+    /// Share of this part's time spent inside the arithmetic kernels (sgemm, fused convolutions).
     public var sgemmShare: Double
 
     /// sgemm GFLOP over the part's whole time.
@@ -114,11 +114,12 @@ public struct BenchmarkResult: Codable, Sendable {
     /// That work over the time per iteration: global, and per rank.
     public var achievedGflops = 0.0
     public var achievedGflopsPerRank = 0.0
-    /// The sgemm calls' own speed: their flops over the time inside them.
+    /// The arithmetic kernels' own speed (sgemm and the fused convolutions): their flops over the
+    /// time inside them.
     public var sgemmCallsGflops = 0.0
     public var sgemmCallsPerIteration = 0.0
-    /// Convolution kernels (lowering + sgemm + layout): flops over their time, and the share of
-    /// their time outside sgemm (im2col, layout copies, allocation).
+    /// Convolution kernels (lowering + sgemm or fused kernel + layout): flops over their time, and
+    /// the share of their time outside the arithmetic kernels (im2col, layout copies, allocation).
     public var convGflops = 0.0
     public var convOverheadShare = 0.0
     /// Plain sgemm measured in the same run on every rank, rank mean: the shape of the largest

@@ -26,6 +26,21 @@ struct ThreadsOption: ParsableArguments {
     }
 }
 
+/// `--conv`: which 3x3 convolution kernels run. `auto` is the fastest choice for each layer;
+/// the others exist to compare kernels (speed in `bench`, rounding in `train`).
+struct ConvolutionOption: ParsableArguments {
+    enum Algorithm: String, ExpressibleByArgument, CaseIterable { case auto, unfused, im2col }
+
+    @Option(help: "3x3 convolution kernels: auto (Winograd F(2x2,3x3) where it pays, transforms and products fused in one kernel for up to 256 channels where the CPU has AVX2 and FMA, im2col elsewhere), unfused (the same without the fused kernels) or im2col.")
+    var conv: Algorithm = .auto
+
+    /// Sets the kernels' switches in this process.
+    func apply() {
+        if conv == .im2col { Tensor.winogradMinChannels = Int.max }
+        if conv != .auto { (Tensor.fusedWinogradMaxChannels, Tensor.fusedWeightGradientMaxChannels) = (0, 0) }
+    }
+}
+
 /// `--precision`: the arithmetic of the convolutions' matrix products. Only fp32 runs; bf16 is
 /// refused with the reason (`BF16Support`), so that a run never trains in another precision
 /// than asked.

@@ -30,8 +30,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Untimed iterations before them.") var warmup = 1
     @OptionGroup var threads: ThreadsOption
     @OptionGroup var precision: PrecisionOption
-    @Option(help: "3x3 convolution algorithm: auto (Winograd F(2x2,3x3) where it pays, im2col elsewhere) or im2col.")
-    var conv = "auto"
+    @OptionGroup var convolution: ConvolutionOption
     @Option(help: ArgumentHelp("Most floats of convolution scratch (im2col columns, Winograd buffers) before chunking.",
                                visibility: .hidden))
     var scratchFloats = Tensor.im2colBudget
@@ -41,14 +40,11 @@ struct BenchCommand: ParsableCommand {
     /// `BenchmarkOptions.validate` when the benchmark is set up.
     func validate() throws {
         guard scratchFloats >= 1 else { throw ValidationError("--scratch-floats must be at least 1, got \(scratchFloats)") }
-        guard conv == "auto" || conv == "im2col" else {
-            throw ValidationError("--conv must be auto or im2col, got \(conv)")
-        }
     }
 
     func run() throws {
         threads.apply()
-        if conv == "im2col" { Tensor.winogradMinChannels = Int.max }
+        convolution.apply()
         Tensor.im2colBudget = scratchFloats
         let (group, mpi) = try launchProcessGroup()
         let isRoot = group.rank == 0
@@ -90,7 +86,7 @@ struct BenchCommand: ParsableCommand {
                    ? "(\(r.ranks) rank\(r.ranks == 1 ? "" : "s") x \(r.batch % r.ranks == 0 ? "\(r.localBatch)" : "\(r.localBatch) or \(r.localBatch - 1)")), "
                    : "(images split into slabs over \(r.ranks) ranks), ")
                 + "\(r.iterations) timed iteration(s) after "
-                + "\(r.warmup) warm-up, \(Parallel.threads) thread(s) a rank, 3x3 convolutions: \(conv)",
+                + "\(r.warmup) warm-up, \(Parallel.threads) thread(s) a rank, 3x3 convolutions: \(convolution.conv.rawValue)",
             r.decomposition.isEmpty ? nil : "ranks: \(r.decomposition) (each rank a slab of rows of its group's images)",
             "networks: G \(r.parametersG) and D \(r.parametersD) parameters (paper widths, blocks up to \(r.networkResolution)x\(r.networkResolution))",
             "OpenBLAS \(r.blasConfig)",
@@ -98,7 +94,7 @@ struct BenchCommand: ParsableCommand {
             String(format: "throughput  %.3f img/s   %.3f s/iteration (min %.3f, max %.3f)",
                    r.imagesPerSecond, r.secondsPerIteration, minS, maxS),
             "",
-            "part                  s/iter   share   GFLOP/it  GFLOP/s  in sgemm",
+            "part                  s/iter   share   GFLOP/it  GFLOP/s  in kernels",
         ]
         for p in r.breakdown {
             lines.append(p.name.padding(toLength: 20, withPad: " ", startingAt: 0)
@@ -108,12 +104,12 @@ struct BenchCommand: ParsableCommand {
         lines += [
             "",
             String(format: "compute: %.2f GFLOP an iteration (all ranks) in %.0f sgemm calls a rank; achieved %.1f GFLOP/s a rank"
-                   + "%@; inside the sgemm calls %.1f GFLOP/s",
+                   + "%@; inside the arithmetic kernels (sgemm and the fused convolutions) %.1f GFLOP/s",
                    r.gflopPerIteration, r.sgemmCallsPerIteration, r.achievedGflopsPerRank,
                    r.ranks > 1 ? String(format: " (%.1f global)", r.achievedGflops) : "", r.sgemmCallsGflops),
             String(format: "plain sgemm in this run: %.1f GFLOP/s at %@ (largest conv at %dx%d), %.1f GFLOP/s at %@",
                    r.sgemmGflops, r.sgemmShape, r.resolution, r.resolution, r.sgemmPeakGflops, r.sgemmPeakShape),
-            String(format: "conv kernels: %.1f GFLOP/s (%.0f%% of that conv-shaped sgemm), %.0f%% of their time outside sgemm (lowering, transforms, layout, allocation); Winograd's GFLOP/s count the direct convolution's flops",
+            String(format: "conv kernels: %.1f GFLOP/s (%.0f%% of that conv-shaped sgemm), %.0f%% of their time outside the arithmetic kernels (lowering, transforms, layout, allocation); Winograd's GFLOP/s count the direct convolution's flops",
                    r.convGflops, r.sgemmGflops > 0 ? 100 * r.convGflops / r.sgemmGflops : 0, 100 * r.convOverheadShare),
             "memory: peak RSS \(gib(Double(r.peakRssKib) * 1024))" + (r.ranks > 1 ? " (largest rank)" : "")
                 + "; autograd values peak at \(gib(r.peakTensorBytes)) in \(r.peakTensorSlot), held by " + holders,

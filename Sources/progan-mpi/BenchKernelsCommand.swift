@@ -32,6 +32,12 @@ struct BenchKernelsCommand: ParsableCommand {
     @Option(help: "Smallest channel count for Winograd F(2x2,3x3) (a large value: im2col only).")
     var winogradMinChannels = Tensor.winogradMinChannels
 
+    @Option(help: "Most input channels for the fused Winograd kernel (0: off).")
+    var fusedMaxChannels = Tensor.fusedWinogradMaxChannels
+
+    @Option(help: "Most input and output channels for the fused Winograd weight gradient (0: off).")
+    var fusedWeightMaxChannels = Tensor.fusedWeightGradientMaxChannels
+
     @Option(help: "Most floats of convolution scratch (im2col columns, Winograd buffers) before chunking.")
     var scratchFloats = Tensor.im2colBudget
 
@@ -69,6 +75,8 @@ struct BenchKernelsCommand: ParsableCommand {
     func run() throws {
         threads.apply()
         Tensor.winogradMinChannels = winogradMinChannels
+        Tensor.fusedWinogradMaxChannels = fusedMaxChannels
+        Tensor.fusedWeightGradientMaxChannels = fusedWeightMaxChannels
         Tensor.im2colBudget = scratchFloats
         let (n, c, o, hw, k) = (batch, channels, channels, size * size, 3)
         let flops = 2.0 * Double(n) * Double(o) * Double(hw) * Double(c * k * k)

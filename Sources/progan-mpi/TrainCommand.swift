@@ -57,6 +57,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "'auto' (newest checkpoint in --out, if any), 'none', or a checkpoint path.") var resume: String = "none"
     @OptionGroup var threads: ThreadsOption
     @OptionGroup var precision: PrecisionOption
+    @OptionGroup var convolution: ConvolutionOption
     @Option(help: "Sliced Wasserstein distance every this many ticks (0: off); needs a final resolution >= 16.") var swdTicks = 0
     @Option(help: "Images per side for the SWD (the paper used 16384).") var swdImages = 1024
     @Flag(name: .customLong("no-tensorboard"), help: "Do not write TensorBoard event files into --out/tensorboard.")
@@ -118,6 +119,7 @@ struct TrainCommand: ParsableCommand {
 
     func run() throws {
         threads.apply()
+        convolution.apply()
         let (group, mpi) = try launchProcessGroup()
         let isRoot = group.rank == 0
         StopSignals.install()
@@ -140,7 +142,9 @@ struct TrainCommand: ParsableCommand {
             if let checkpoint, isRoot { print("resuming from \(checkpoint)") }
             let run = try TrainingRun(config: config, group: group, data: data, options: options, resumeFrom: checkpoint)
             if isRoot {
-                print("progan-mpi train: \(group.size) rank(s), \(threads.threads) thread(s) each, dataset \(self.data) (\(data.count) images)")
+                print("progan-mpi train: \(group.size) rank(s), \(threads.threads) thread(s) each, "
+                      + (convolution.conv == .auto ? "" : "3x3 convolutions \(convolution.conv.rawValue), ")
+                      + "dataset \(self.data) (\(data.count) images)")
                 print(BLASKernelSelection.summary(threads: threads.threads))
                 BLASKernelSelection.printNote()
                 print("config: \(try config.json(pretty: true))")

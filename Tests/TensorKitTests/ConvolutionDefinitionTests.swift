@@ -13,6 +13,8 @@ final class ConvolutionDefinitionTests: XCTestCase {
         Tensor.im2colBudget = 4 << 20
         Tensor.winogradMinChannels = 32
         Tensor.winogradMinPixels = 64
+        Tensor.fusedWinogradMaxChannels = 256
+        Tensor.fusedWeightGradientMaxChannels = 32
     }
 
     /// im2col + sgemm against the definition, each output within its float32 rounding bound:
@@ -114,6 +116,57 @@ final class ConvolutionDefinitionTests: XCTestCase {
                 assertWinogradMatches(x, w, g, "\(s), budget \(budget)")
             }
         }
+    }
+
+    /// The fused Winograd kernel against the definition within Winograd's bound, at the widths
+    /// of its block edges (16: half a block; 40: a block and 4 tiles; 34: a last block of one
+    /// tile; 146: a weight-gradient block of 64 tiles and a partial one), with channel counts
+    /// that are not multiples of 8, batches of several samples, and 2 and 3 threads splitting tile
+    /// rows across samples: the same bits as 1 thread. The weight gradient likewise.
+    func testFusedWinogradMatchesTheDefinition() throws {
+        try XCTSkipUnless(CPUFeatures.current.avx2FMA, "the fused kernel needs AVX2 and FMA")
+        Tensor.winogradMinChannels = Int.max
+        let cases: [(n: Int, c: Int, o: Int, h: Int, w: Int)] = [
+            (1, 16, 8, 16, 16), (2, 5, 12, 6, 40), (3, 3, 4, 4, 34), (1, 64, 4, 2, 16), (2, 4, 8, 4, 146),
+        ]
+        for (index, s) in cases.enumerated() {
+            let x = TestTensors.normal([s.n, s.c, s.h, s.w], seed: UInt64(600 + index))
+            let w = TestTensors.normal([s.o, s.c, 3, 3], seed: UInt64(630 + index))
+            var reference = ConvolutionReference.conv2d(x, w)
+            reference.magnitude = ConvolutionReference.winogradMagnitude(x, w)
+            let g = TestTensors.normal([s.n, s.o, s.h, s.w], seed: UInt64(660 + index))
+            let y = Tensor.conv2d(x, w), dw = Tensor.conv2dWeightGradient(x, g, kernel: 3)
+            assertWithinRoundingBound(y.data, reference, roundings: ConvolutionReference.winogradRoundings(channels: s.c),
+                                      referenceRoundings: s.c * 9, "\(s)")
+            var gradient = ConvolutionReference.conv2dWeightGradient(x, g, kernel: 3)
+            gradient.magnitude = ConvolutionReference.winogradWeightGradientMagnitude(x, g)
+            assertWithinRoundingBound(dw.data, gradient,
+                                      roundings: ConvolutionReference.winogradWeightGradientRoundings(tiles: s.n * s.h * s.w / 4),
+                                      referenceRoundings: s.n * s.h * s.w, "\(s) weight gradient")
+            for t in [2, 3] {
+                Parallel.threads = t
+                XCTAssertEqual(Tensor.conv2d(x, w).data, y.data, "\(s), \(t) threads")
+                XCTAssertEqual(Tensor.conv2dWeightGradient(x, g, kernel: 3).data, dw.data, "\(s) weight gradient, \(t) threads")
+            }
+            Parallel.threads = 1
+            (Tensor.fusedWinogradMaxChannels, Tensor.fusedWeightGradientMaxChannels) = (0, 0)
+            XCTAssertNotEqual(Tensor.conv2d(x, w).data, y.data, "\(s): the fused kernel did not run")
+            if max(s.c, s.o) <= 32 {
+                XCTAssertNotEqual(Tensor.conv2dWeightGradient(x, g, kernel: 3).data, dw.data, "\(s): the fused weight gradient did not run")
+            }
+            (Tensor.fusedWinogradMaxChannels, Tensor.fusedWeightGradientMaxChannels) = (256, 32)
+        }
+    }
+
+    /// A rank holding no samples: the fused weight gradient of an empty batch is zero, the
+    /// forward an empty tensor.
+    func testFusedWinogradOnAnEmptyBatch() throws {
+        try XCTSkipUnless(CPUFeatures.current.avx2FMA, "the fused kernel needs AVX2 and FMA")
+        let x = Tensor.zeros([0, 16, 4, 16]), w = TestTensors.normal([8, 16, 3, 3], seed: 1)
+        XCTAssertEqual(Tensor.conv2d(x, w).shape, [0, 8, 4, 16])
+        let dw = Tensor.conv2dWeightGradient(x, Tensor.zeros([0, 8, 4, 16]), kernel: 3)
+        XCTAssertEqual(dw.shape, [8, 16, 3, 3])
+        XCTAssertEqual(dw.data, [Float](repeating: 0, count: 8 * 16 * 9))
     }
 
     /// Shapes Winograd does not take (odd sizes, other kernels, few channels) still go through

@@ -20,6 +20,8 @@ final class HaloConvolutionDefinitionTests: XCTestCase {
         Tensor.im2colBudget = 4 << 20
         Tensor.winogradMinChannels = 32
         Tensor.winogradMinPixels = 64
+        Tensor.fusedWinogradMaxChannels = 256
+        Tensor.fusedWeightGradientMaxChannels = 32
     }
 
     /// (N, C, O, H, W, k)
@@ -132,11 +134,23 @@ final class HaloConvolutionDefinitionTests: XCTestCase {
                                       gradient, roundings: ConvolutionReference.winogradWeightGradientRoundings(tiles: tiles),
                                       referenceRoundings: s.n * (s.h + 2) * s.w, what)
             // Both algorithms ran: they round differently.
-            let minimum = Tensor.winogradMinChannels
-            Tensor.winogradMinChannels = Int.max
+            let (minimum, fusedMaximum) = (Tensor.winogradMinChannels, Tensor.fusedWinogradMaxChannels)
+            let fusedWeightMaximum = Tensor.fusedWeightGradientMaxChannels
+            (Tensor.winogradMinChannels, Tensor.fusedWinogradMaxChannels, Tensor.fusedWeightGradientMaxChannels) = (Int.max, 0, 0)
             XCTAssertNotEqual(Tensor.conv2d(t.x, t.w, top: top, bottom: bottom).data, y.data, "\(what): im2col ran instead")
-            Tensor.winogradMinChannels = minimum
+            (Tensor.winogradMinChannels, Tensor.fusedWinogradMaxChannels, Tensor.fusedWeightGradientMaxChannels)
+                = (minimum, fusedMaximum, fusedWeightMaximum)
         }
+    }
+
+    /// The fused Winograd kernel (few channels, maps at least 16 wide) with halos on either side:
+    /// 16-wide maps (one half-empty block of tiles), 40 wide (a full block and a partial one,
+    /// odd channel counts) and 34 wide (a last block of one tile, a scalar tail in the row split).
+    func testFusedWinogradMatchesTheDefinition() throws {
+        try XCTSkipUnless(CPUFeatures.current.avx2FMA, "the fused kernel needs AVX2 and FMA")
+        Tensor.winogradMinChannels = Int.max
+        let cases: [(n: Int, c: Int, o: Int, h: Int, w: Int)] = [(1, 16, 8, 4, 16), (2, 5, 12, 6, 40), (1, 3, 4, 2, 34), (1, 4, 8, 2, 146)]
+        for (index, s) in cases.enumerated() { assertWinogradMatches(s, seed: UInt64(500 + 10 * index), budget: 4 << 20) }
     }
 
     /// With 2 threads (`Parallel`'s over channels, OpenBLAS's), both paths within their bounds.

@@ -14,7 +14,7 @@ final class BenchCommandTests: TrainingCLITestCase {
     func testUnknownConvolutionAlgorithm() throws {
         let r = try progan(["bench", "--res", "8", "--conv", "fft"])
         XCTAssertNotEqual(r.exitCode, 0, r.summary)
-        XCTAssertEqual(r.stderr, "progan-mpi: error: --conv must be auto or im2col, got fft\n")
+        XCTAssertEqual(r.stderr, "progan-mpi: error: The value 'fft' is invalid for '--conv <conv>'. Please provide one of 'auto', 'unfused' or 'im2col'.\n")
     }
 
     func testMaxResolutionBelowResolution() throws {

@@ -1,0 +1,107 @@
+import CKernels
+
+/// Winograd F(2x2, 3x3) for few-channel layers, transforms and channel sums fused in one
+/// hand-vectorised kernel (CKernels, AVX2 + FMA).
+///
+/// The layers from 256x256 up have 16-64 channels. There the sgemm route's 16 products
+/// `[O, C] x [C, T]` are thin and its V and M buffers stream through memory; im2col's columns are
+/// 9x the input. The fused kernel transforms a block of 16 tiles, multiplies it by `U` and
+/// transforms it back while it is in L1, reading the input once and writing the output once.
+extension Tensor {
+    /// Convolutions with at most this many input channels take the fused kernel (where the CPU
+    /// runs AVX2 and FMA); 0 turns it off. Above it the sgemm products are deep enough to win.
+    public nonisolated(unsafe) static var fusedWinogradMaxChannels = 256
+
+    /// Whether this CPU and OS run the fused kernel's instructions.
+    static let fusedWinogradSupported = CPUFeatures.current.avx2FMA
+
+    /// Whether a forward convolution of this shape takes the fused kernel. The rule looks at the
+    /// channels and the width only, so a slab of rows takes the path its whole map takes.
+    static func usesFusedWinograd(c: Int, o: Int, h: Int, w: Int, k: Int) -> Bool {
+        k == 3 && c <= fusedWinogradMaxChannels && o % 4 == 0 && h % 2 == 0 && w % 2 == 0 && w >= 16
+            && fusedWinogradSupported
+    }
+
+    /// `conv2d` by the fused kernel; `out` [N,O,H,W] is fully written. `top`/`bottom` are the
+    /// halo rows [N,C,1,W] of a slab, or nil for zeros.
+    static func fusedWinogradConv2d(_ x: UnsafePointer<Float>, _ wt: UnsafePointer<Float>, n: Int, c: Int, o: Int,
+                                    h: Int, w: Int, top: UnsafePointer<Float>?, bottom: UnsafePointer<Float>?,
+                                    into out: UnsafeMutablePointer<Float>) {
+        let u = UnsafeMutablePointer<Float>.allocate(capacity: 16 * o * c)
+        defer { u.deallocate() }
+        winogradKernel(wt, pairs: o * c, into: u)
+        let th = h / 2, hw = h * w
+        let scratch = ck_winograd_conv_scratch(Int32(c), Int32(o), Int32(w))
+        // Tile rows of all samples in parallel; each range works in its own scratch.
+        Profiler.fusedKernel { Parallel.forRanges(n * th, floatsEach: 2 * (c + o) * w) { rows in
+            let buffer = UnsafeMutableRawPointer.allocate(byteCount: scratch * 4, alignment: 64)
+            defer { buffer.deallocate() }
+            let s = buffer.bindMemory(to: Float.self, capacity: scratch)
+            var r = rows.lowerBound
+            while r < rows.upperBound {
+                let (sample, ty0) = (r / th, r % th)
+                let ty1 = min(th, ty0 + (rows.upperBound - r))
+                ck_winograd_conv_avx2(x + sample * c * hw, top.map { $0 + sample * c * w }, bottom.map { $0 + sample * c * w },
+                                      u, Int32(c), Int32(o), Int32(h), Int32(w), Int32(ty0), Int32(ty1),
+                                      out + sample * o * hw, s)
+                r += ty1 - ty0
+            }
+        } }
+    }
+}
+
+extension Tensor {
+    /// Convolutions with at most this many input and output channels take the fused weight
+    /// gradient; 0 turns it off. Its channel sums hold a [16, O, C] block per part in cache, so it
+    /// stops at fewer channels than the forward kernel.
+    public nonisolated(unsafe) static var fusedWeightGradientMaxChannels = 32
+
+    /// Whether a weight gradient of this shape takes the fused kernel (channels and width only,
+    /// as `usesFusedWinograd`).
+    static func usesFusedWeightGradient(c: Int, o: Int, h: Int, w: Int, k: Int) -> Bool {
+        k == 3 && max(c, o) <= fusedWeightGradientMaxChannels && o % 4 == 0 && h % 2 == 0 && w % 2 == 0
+            && w >= 16 && fusedWinogradSupported
+    }
+
+    /// Parts the tile rows of a fused weight gradient are cut into: each sums its own tiles, and
+    /// the parts' sums are added in order. The cut depends on the shape only, so the result is
+    /// the same for any thread count.
+    static let fusedWeightGradientParts = 16
+
+    /// `conv2dWeightGradient` by the fused kernel: `out` [O,C,3,3] is fully written.
+    static func fusedWinogradWeightGradient(_ x: UnsafePointer<Float>, _ g: UnsafePointer<Float>, n: Int, c: Int, o: Int,
+                                            h: Int, w: Int, top: UnsafePointer<Float>?, bottom: UnsafePointer<Float>?,
+                                            into out: UnsafeMutablePointer<Float>) {
+        let th = h / 2, hw = h * w, rows = n * th, size = 16 * o * c
+        // At least one part: a rank holding no samples still returns a zero gradient.
+        let parts = max(1, min(rows, fusedWeightGradientParts))
+        let du = UnsafeMutablePointer<Float>.allocate(capacity: parts * size)
+        defer { du.deallocate() }
+        du.initialize(repeating: 0, count: parts * size)
+        let scratch = ck_winograd_weight_gradient_scratch(Int32(c), Int32(o), Int32(w))
+        Profiler.fusedKernel { Parallel.forRanges(parts) { range in
+            let buffer = UnsafeMutableRawPointer.allocate(byteCount: scratch * 4, alignment: 64)
+            defer { buffer.deallocate() }
+            let s = buffer.bindMemory(to: Float.self, capacity: scratch)
+            for part in range {
+                var r = rows * part / parts
+                let end = rows * (part + 1) / parts
+                while r < end {
+                    let (sample, ty0) = (r / th, r % th)
+                    let ty1 = min(th, ty0 + (end - r))
+                    ck_winograd_weight_gradient_avx2(x + sample * c * hw, top.map { $0 + sample * c * w },
+                                                     bottom.map { $0 + sample * c * w }, g + sample * o * hw,
+                                                     Int32(c), Int32(o), Int32(h), Int32(w), Int32(ty0), Int32(ty1),
+                                                     du + part * size, s)
+                    r += ty1 - ty0
+                }
+            }
+        } }
+        // The parts' sums in order, into part 0.
+        for part in 1..<parts {
+            let src = du + part * size
+            for i in 0..<size { du[i] += src[i] }
+        }
+        winogradKernelGradient(du, pairs: o * c, into: out)
+    }
+}
