@@ -12,6 +12,7 @@
 // only; each tile is computed the same way whichever thread or call computes it.
 
 #include "CKernels.h"
+#include "FusedBlocks.h"
 
 #include <stddef.h>
 #include <string.h>
@@ -19,8 +20,7 @@
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 
-/// Tiles a block holds: two vectors of 8, one tile per lane.
-enum { BLOCK = 16 };
+enum { BLOCK = FUSED_BLOCK };
 
 /// Tiles a block of the weight gradient holds: its channel sums run over them, in registers.
 enum { GRAD_BLOCK = 64 };
@@ -156,24 +156,7 @@ void ck_winograd_conv_avx2(const float *x, const float *top, const float *bottom
             const int valid1 = tw - t0 - 8 < 0 ? 0 : (tw - t0 - 8 < 8 ? tw - t0 - 8 : 8);
             for (int o0 = 0; o0 < o; o0 += 4) {
                 // M[ξ][q] = sum_c U[ξ][o0 + q][c] V[ξ][c] for 4 output channels, 16 tiles.
-                for (int xi = 0; xi < 16; xi++) {
-                    __m256 acc[4][2];
-                    for (int q = 0; q < 4; q++) acc[q][0] = acc[q][1] = _mm256_setzero_ps();
-                    const float *vx = v + (long)xi * c * BLOCK;
-                    const float *ux = u + ((long)xi * o + o0) * c;
-                    for (int ci = 0; ci < c; ci++) {
-                        __m256 v0 = _mm256_loadu_ps(vx + ci * BLOCK), v1 = _mm256_loadu_ps(vx + ci * BLOCK + 8);
-                        for (int q = 0; q < 4; q++) {
-                            __m256 b = _mm256_broadcast_ss(ux + (long)q * c + ci);
-                            acc[q][0] = _mm256_fmadd_ps(b, v0, acc[q][0]);
-                            acc[q][1] = _mm256_fmadd_ps(b, v1, acc[q][1]);
-                        }
-                    }
-                    for (int q = 0; q < 4; q++) {
-                        _mm256_storeu_ps(m + (xi * 4 + q) * BLOCK, acc[q][0]);
-                        _mm256_storeu_ps(m + (xi * 4 + q) * BLOCK + 8, acc[q][1]);
-                    }
-                }
+                block_products(v, u, c, o, o0, 16, m);
                 // Y = A^T M A, each tile's 2x2 outputs into rows 2 ty and 2 ty + 1.
                 for (int q = 0; q < 4; q++) {
                     float *row0 = out + (o0 + q) * hw + (long)(2 * ty) * w;

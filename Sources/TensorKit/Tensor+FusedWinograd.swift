@@ -22,18 +22,37 @@ extension Tensor {
             && fusedWinogradSupported
     }
 
-    /// `conv2d` by the fused kernel; `out` [N,O,H,W] is fully written. `top`/`bottom` are the
-    /// halo rows [N,C,1,W] of a slab, or nil for zeros.
+    /// Convolutions with at most this many input channels take F(4x4, 3x3) (on maps whose sides
+    /// are multiples of 4, at least 32 wide); 0 turns it off. Its blocks hold 36 transformed
+    /// values a tile and channel, so above 128 channels they no longer fit the caches and the
+    /// F(2x2) kernel (or sgemm) takes over.
+    public nonisolated(unsafe) static var fusedWinograd4MaxChannels = 128
+
+    /// Whether a forward convolution that takes a fused kernel takes F(4x4, 3x3) rather than
+    /// F(2x2, 3x3). The rule needs the height to be a multiple of 4, so a slab of rows of
+    /// another height takes F(2x2) where its whole map takes F(4x4): the same result but for
+    /// rounding.
+    static func usesFusedWinograd4(c: Int, h: Int, w: Int) -> Bool {
+        c <= fusedWinograd4MaxChannels && h % 4 == 0 && w % 4 == 0 && w >= 32
+    }
+
+    /// `conv2d` by a fused kernel (F(4x4) where `usesFusedWinograd4`, else F(2x2)); `out`
+    /// [N,O,H,W] is fully written. `top`/`bottom` are the halo rows [N,C,1,W] of a slab, or nil
+    /// for zeros.
     static func fusedWinogradConv2d(_ x: UnsafePointer<Float>, _ wt: UnsafePointer<Float>, n: Int, c: Int, o: Int,
                                     h: Int, w: Int, top: UnsafePointer<Float>?, bottom: UnsafePointer<Float>?,
                                     into out: UnsafeMutablePointer<Float>) {
-        let u = UnsafeMutablePointer<Float>.allocate(capacity: 16 * o * c)
+        let four = usesFusedWinograd4(c: c, h: h, w: w)
+        let (m, points) = four ? (4, 36) : (2, 16)
+        let u = UnsafeMutablePointer<Float>.allocate(capacity: points * o * c)
         defer { u.deallocate() }
-        winogradKernel(wt, pairs: o * c, into: u)
-        let th = h / 2, hw = h * w
-        let scratch = ck_winograd_conv_scratch(Int32(c), Int32(o), Int32(w))
+        if four { ck_winograd4_kernel(wt, o * c, u) } else { winogradKernel(wt, pairs: o * c, into: u) }
+        let th = h / m, hw = h * w
+        let scratch = four ? ck_winograd4_conv_scratch(Int32(c), Int32(o), Int32(w))
+                           : ck_winograd_conv_scratch(Int32(c), Int32(o), Int32(w))
+        let kernel = four ? ck_winograd4_conv_avx2 : ck_winograd_conv_avx2
         // Tile rows of all samples in parallel; each range works in its own scratch.
-        Profiler.fusedKernel { Parallel.forRanges(n * th, floatsEach: 2 * (c + o) * w) { rows in
+        Profiler.fusedKernel { Parallel.forRanges(n * th, floatsEach: m * (c + o) * w) { rows in
             let buffer = UnsafeMutableRawPointer.allocate(byteCount: scratch * 4, alignment: 64)
             defer { buffer.deallocate() }
             let s = buffer.bindMemory(to: Float.self, capacity: scratch)
@@ -41,9 +60,8 @@ extension Tensor {
             while r < rows.upperBound {
                 let (sample, ty0) = (r / th, r % th)
                 let ty1 = min(th, ty0 + (rows.upperBound - r))
-                ck_winograd_conv_avx2(x + sample * c * hw, top.map { $0 + sample * c * w }, bottom.map { $0 + sample * c * w },
-                                      u, Int32(c), Int32(o), Int32(h), Int32(w), Int32(ty0), Int32(ty1),
-                                      out + sample * o * hw, s)
+                kernel(x + sample * c * hw, top.map { $0 + sample * c * w }, bottom.map { $0 + sample * c * w },
+                       u, Int32(c), Int32(o), Int32(h), Int32(w), Int32(ty0), Int32(ty1), out + sample * o * hw, s)
                 r += ty1 - ty0
             }
         } }

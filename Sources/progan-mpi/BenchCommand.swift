@@ -34,6 +34,8 @@ struct BenchCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Most floats of convolution scratch (im2col columns, Winograd buffers) before chunking.",
                                visibility: .hidden))
     var scratchFloats = Tensor.im2colBudget
+    @Option(help: ArgumentHelp("Most input channels for the fused Winograd F(4x4,3x3) kernel (0: off).", visibility: .hidden))
+    var fused4MaxChannels = Tensor.fusedWinograd4MaxChannels
     @Flag(help: "Print one JSON object to stdout instead of the report.") var json = false
 
     /// The flags of this command alone; the benchmark's own options are checked by
@@ -45,6 +47,7 @@ struct BenchCommand: ParsableCommand {
     func run() throws {
         threads.apply()
         convolution.apply()
+        Tensor.fusedWinograd4MaxChannels = fused4MaxChannels
         Tensor.im2colBudget = scratchFloats
         let (group, mpi) = try launchProcessGroup()
         let isRoot = group.rank == 0

@@ -35,6 +35,9 @@ struct BenchKernelsCommand: ParsableCommand {
     @Option(help: "Most input channels for the fused Winograd kernel (0: off).")
     var fusedMaxChannels = Tensor.fusedWinogradMaxChannels
 
+    @Option(help: "Most input channels for the fused Winograd F(4x4,3x3) kernel (0: off).")
+    var fused4MaxChannels = Tensor.fusedWinograd4MaxChannels
+
     @Option(help: "Most input and output channels for the fused Winograd weight gradient (0: off).")
     var fusedWeightMaxChannels = Tensor.fusedWeightGradientMaxChannels
 
@@ -77,6 +80,7 @@ struct BenchKernelsCommand: ParsableCommand {
         Tensor.winogradMinChannels = winogradMinChannels
         Tensor.fusedWinogradMaxChannels = fusedMaxChannels
         Tensor.fusedWeightGradientMaxChannels = fusedWeightMaxChannels
+        Tensor.fusedWinograd4MaxChannels = fused4MaxChannels
         Tensor.im2colBudget = scratchFloats
         let (n, c, o, hw, k) = (batch, channels, channels, size * size, 3)
         let flops = 2.0 * Double(n) * Double(o) * Double(hw) * Double(c * k * k)

@@ -15,6 +15,7 @@ final class ConvolutionDefinitionTests: XCTestCase {
         Tensor.winogradMinPixels = 64
         Tensor.fusedWinogradMaxChannels = 256
         Tensor.fusedWeightGradientMaxChannels = 32
+        Tensor.fusedWinograd4MaxChannels = 128
     }
 
     /// im2col + sgemm against the definition, each output within its float32 rounding bound:
@@ -156,6 +157,51 @@ final class ConvolutionDefinitionTests: XCTestCase {
             }
             (Tensor.fusedWinogradMaxChannels, Tensor.fusedWeightGradientMaxChannels) = (256, 32)
         }
+    }
+
+    /// The fused F(4x4, 3x3) kernel against the definition within its own rounding bound (its
+    /// transforms' larger coefficients in the |terms|): one block (32 wide), a block and 2 tiles
+    /// with a scalar tail in the phase split (40), a last block of one tile (68), odd channel
+    /// counts, several samples; 2 and 3 threads give the same bits; it is not F(2x2)'s result.
+    func testFusedWinograd4MatchesTheDefinition() throws {
+        try XCTSkipUnless(CPUFeatures.current.avx2FMA, "the fused kernel needs AVX2 and FMA")
+        let cases: [(n: Int, c: Int, o: Int, h: Int, w: Int)] = [
+            (1, 16, 8, 8, 32), (2, 5, 12, 4, 40), (1, 3, 4, 8, 68), (1, 128, 4, 4, 32),
+        ]
+        for (index, s) in cases.enumerated() {
+            let x = TestTensors.normal([s.n, s.c, s.h, s.w], seed: UInt64(700 + index))
+            let w = TestTensors.normal([s.o, s.c, 3, 3], seed: UInt64(730 + index))
+            var reference = ConvolutionReference.conv2d(x, w)
+            let direct = reference.magnitude
+            reference.magnitude = ConvolutionReference.winogradMagnitude(x, w, outputTile: 4)
+            XCTAssertTrue(zip(reference.magnitude, direct).allSatisfy { $0 >= $1 * (1 - 1e-12) },
+                          "the expansion's |terms| cover the direct sum's")
+            let y = Tensor.conv2d(x, w)
+            assertWithinRoundingBound(y.data, reference, roundings: ConvolutionReference.winograd4Roundings(channels: s.c),
+                                      referenceRoundings: s.c * 9, "\(s)")
+            for t in [2, 3] {
+                Parallel.threads = t
+                XCTAssertEqual(Tensor.conv2d(x, w).data, y.data, "\(s), \(t) threads")
+            }
+            Parallel.threads = 1
+            Tensor.fusedWinograd4MaxChannels = 0
+            XCTAssertNotEqual(Tensor.conv2d(x, w).data, y.data, "\(s): F(4x4) did not run")
+            Tensor.fusedWinograd4MaxChannels = 128
+        }
+    }
+
+    /// F(4x4)'s bound still catches a kernel tap off by 1% of its size.
+    func testWinograd4BoundCatchesAWrongTap() throws {
+        try XCTSkipUnless(CPUFeatures.current.avx2FMA, "the fused kernel needs AVX2 and FMA")
+        let x = TestTensors.normal([1, 16, 8, 32], seed: 5), w = TestTensors.normal([8, 16, 3, 3], seed: 6)
+        var wrong = w
+        wrong.data[7 * 9 + 4] *= 1.01
+        var reference = ConvolutionReference.conv2d(x, w)
+        reference.magnitude = ConvolutionReference.winogradMagnitude(x, w, outputTile: 4)
+        let roundings = ConvolutionReference.winograd4Roundings(channels: 16)
+        XCTAssertNil(roundingBoundViolation(Tensor.conv2d(x, w).data, reference, roundings: roundings))
+        XCTAssertNotNil(roundingBoundViolation(Tensor.conv2d(x, wrong).data, reference, roundings: roundings),
+                        "F(4x4)'s bound lets a 1% wrong tap through")
     }
 
     /// A rank holding no samples: the fused weight gradient of an empty batch is zero, the

@@ -22,6 +22,7 @@ final class HaloConvolutionDefinitionTests: XCTestCase {
         Tensor.winogradMinPixels = 64
         Tensor.fusedWinogradMaxChannels = 256
         Tensor.fusedWeightGradientMaxChannels = 32
+        Tensor.fusedWinograd4MaxChannels = 128
     }
 
     /// (N, C, O, H, W, k)
@@ -151,6 +152,29 @@ final class HaloConvolutionDefinitionTests: XCTestCase {
         Tensor.winogradMinChannels = Int.max
         let cases: [(n: Int, c: Int, o: Int, h: Int, w: Int)] = [(1, 16, 8, 4, 16), (2, 5, 12, 6, 40), (1, 3, 4, 2, 34), (1, 4, 8, 2, 146)]
         for (index, s) in cases.enumerated() { assertWinogradMatches(s, seed: UInt64(500 + 10 * index), budget: 4 << 20) }
+    }
+
+    /// The fused F(4x4, 3x3) kernel with halos on either side. Its tiles start at x's first row
+    /// and read one row above and below, so they are the tiles of the stack with 3 more zero rows
+    /// either side ([0 0 0; top; x; bottom; 0 0 0]) from its second tile row on.
+    func testFusedWinograd4MatchesTheDefinition() throws {
+        try XCTSkipUnless(CPUFeatures.current.avx2FMA, "the fused kernel needs AVX2 and FMA")
+        let cases: [(n: Int, c: Int, o: Int, h: Int, w: Int)] = [(2, 5, 8, 4, 36), (1, 16, 4, 8, 32)]
+        for (index, s) in cases.enumerated() {
+            let t = inputs((s.n, s.c, s.o, s.h, s.w, 3), seed: UInt64(800 + 10 * index))
+            for (hasTop, hasBottom) in sides {
+                let (top, bottom) = (hasTop ? t.top : nil, hasBottom ? t.bottom : nil)
+                let what = "F(4x4) \(s), top \(hasTop), bottom \(hasBottom)"
+                let widened = stack(t.x, top, bottom, p: 1, extra: 3)
+                var forward = forwardReference(t.x, t.w, top, bottom)
+                let expanded = ConvolutionReference.winogradMagnitude(widened, t.w, outputTile: 4)
+                forward.magnitude = rows(BoundedReference(value: expanded, magnitude: expanded), planes: s.n * s.o, rows: s.h + 8,
+                                         width: s.w, start: 4, count: s.h).magnitude
+                assertWithinRoundingBound(Tensor.conv2d(t.x, t.w, top: top, bottom: bottom).data, forward,
+                                          roundings: ConvolutionReference.winograd4Roundings(channels: s.c),
+                                          referenceRoundings: 9 * s.c, what)
+            }
+        }
     }
 
     /// With 2 threads (`Parallel`'s over channels, OpenBLAS's), both paths within their bounds.

@@ -49,18 +49,26 @@ public enum ConvolutionReference {
     static let bt: [[Double]] = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]]
     static let at: [[Double]] = [[1, 1, 1, 0], [0, 1, -1, -1]]
 
-    /// `|B^T| |d| |B|` for the 4x4 input patch of every tile: [N, C, H/2, W/2, 16].
-    static func inputTransformMagnitudes(_ x: Tensor) -> [Double] {
+    // F(4x4, 3x3)'s (points 0, ±1, ±2, ∞), as CKernels uses them.
+    static let g4: [[Double]] = [[1.0 / 4, 0, 0], [-1.0 / 6, -1.0 / 6, -1.0 / 6], [-1.0 / 6, 1.0 / 6, -1.0 / 6],
+                                 [1.0 / 24, 1.0 / 12, 1.0 / 6], [1.0 / 24, -1.0 / 12, 1.0 / 6], [0, 0, 1]]
+    static let bt4: [[Double]] = [[4, 0, -5, 0, 1, 0], [0, -4, -4, 1, 1, 0], [0, 4, -4, -1, 1, 0],
+                                  [0, -2, -1, 2, 1, 0], [0, 2, -1, -2, 1, 0], [0, 4, 0, -5, 0, 1]]
+    static let at4: [[Double]] = [[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0], [0, 1, -1, 8, -8, 1]]
+
+    /// `|B^T| |d| |B|` for the input patch of every tile of F(m x m, 3x3) (m = 2 or 4; patches of
+    /// m + 2 rows and columns, tiles every m): [N, C, H/m, W/m, (m+2)^2].
+    static func inputTransformMagnitudes(_ x: Tensor, outputTile m: Int = 2) -> [Double] {
         let (n, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
-        let (th, tw) = (h / 2, wd / 2)
-        var v = [Double](repeating: 0, count: n * c * th * tw * 16)
+        let (th, tw, a, bt) = (h / m, wd / m, m + 2, m == 2 ? bt : bt4)
+        var v = [Double](repeating: 0, count: n * c * th * tw * a * a)
         for s in 0..<n { for ci in 0..<c { for ty in 0..<th { for tx in 0..<tw {
-            let base = (((s * c + ci) * th + ty) * tw + tx) * 16
-            for a in 0..<4 { for b in 0..<4 {
-                let (sy, sx) = (2 * ty - 1 + a, 2 * tx - 1 + b)
+            let base = (((s * c + ci) * th + ty) * tw + tx) * a * a
+            for i in 0..<a { for j in 0..<a {
+                let (sy, sx) = (m * ty - 1 + i, m * tx - 1 + j)
                 guard sy >= 0, sy < h, sx >= 0, sx < wd else { continue }
                 let d = abs(Double(x.data[((s * c + ci) * h + sy) * wd + sx]))
-                for r in 0..<4 { for q in 0..<4 { v[base + 4 * r + q] += abs(bt[r][a]) * abs(bt[q][b]) * d } }
+                for r in 0..<a { for q in 0..<a { v[base + a * r + q] += abs(bt[r][i]) * abs(bt[q][j]) * d } }
             } }
         } } } }
         return v
@@ -71,6 +79,11 @@ public enum ConvolutionReference {
     /// exact), input transform 2, the dot product over channels `c`, output transform 4.
     public static func winogradRoundings(channels c: Int) -> Int { 4 + 2 + c + 4 }
 
+    /// The same for F(4x4, 3x3) as CKernels computes it: the kernel transform in double, rounded
+    /// once (1); the input transform 2 a dimension (4: `4 d1 + (d3 + d4)` and the like, with FMA);
+    /// the channel sum `c`; the output transform 3 a dimension (6: `(m0 + (m1 + m2)) + (m3 + m4)`).
+    public static func winograd4Roundings(channels c: Int) -> Int { 1 + 4 + c + 6 }
+
     /// The same for a Winograd weight gradient over `tiles` tiles (N H W / 4): `A dY A^T` 2,
     /// input transform 2, the dot product over tiles, `G^T dU G` 4.
     public static func winogradWeightGradientRoundings(tiles: Int) -> Int { 2 + 2 + tiles + 4 }
@@ -79,27 +92,29 @@ public enum ConvolutionReference {
     /// a tile, `sum_ξ |A^T|[py,ξr] |A^T|[px,ξs] sum_c (|G| |w_oc| |G|^T)[ξ] (|B^T| |d_c| |B|)[ξ]`.
     /// At least the direct sum's (the expanded terms add up to the direct ones), larger by the
     /// transforms' growth. x [N,C,H,W] with even H, W; w [O,C,3,3]; returns [N,O,H,W].
-    public static func winogradMagnitude(_ x: Tensor, _ w: Tensor) -> [Double] {
+    /// `outputTile` 4: the same for F(4x4, 3x3) (H, W multiples of 4).
+    public static func winogradMagnitude(_ x: Tensor, _ w: Tensor, outputTile mt: Int = 2) -> [Double] {
         let (n, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let o = w.shape[0]
-        let (th, tw) = (h / 2, wd / 2)
-        var u = [Double](repeating: 0, count: o * c * 16)
+        let (th, tw, a) = (h / mt, wd / mt, mt + 2)
+        let (g, at) = mt == 2 ? (g, at) : (g4, at4)
+        var u = [Double](repeating: 0, count: o * c * a * a)
         for pair in 0..<(o * c) { for i in 0..<3 { for j in 0..<3 {
-            let a = abs(Double(w.data[pair * 9 + 3 * i + j]))
-            for r in 0..<4 { for q in 0..<4 { u[pair * 16 + 4 * r + q] += abs(g[r][i]) * abs(g[q][j]) * a } }
+            let k = abs(Double(w.data[pair * 9 + 3 * i + j]))
+            for r in 0..<a { for q in 0..<a { u[pair * a * a + a * r + q] += abs(g[r][i]) * abs(g[q][j]) * k } }
         } } }
-        let v = inputTransformMagnitudes(x)
+        let v = inputTransformMagnitudes(x, outputTile: mt)
         var out = [Double](repeating: 0, count: n * o * h * wd)
         for s in 0..<n { for oi in 0..<o { for ty in 0..<th { for tx in 0..<tw {
-            var m = [Double](repeating: 0, count: 16)
+            var m = [Double](repeating: 0, count: a * a)
             for ci in 0..<c {
-                let (ub, vb) = ((oi * c + ci) * 16, (((s * c + ci) * th + ty) * tw + tx) * 16)
-                for e in 0..<16 { m[e] += u[ub + e] * v[vb + e] }
+                let (ub, vb) = ((oi * c + ci) * a * a, (((s * c + ci) * th + ty) * tw + tx) * a * a)
+                for e in 0..<(a * a) { m[e] += u[ub + e] * v[vb + e] }
             }
-            for py in 0..<2 { for px in 0..<2 {
+            for py in 0..<mt { for px in 0..<mt {
                 var t = 0.0
-                for r in 0..<4 { for q in 0..<4 { t += abs(at[py][r]) * abs(at[px][q]) * m[4 * r + q] } }
-                out[((s * o + oi) * h + 2 * ty + py) * wd + 2 * tx + px] = t
+                for r in 0..<a { for q in 0..<a { t += abs(at[py][r]) * abs(at[px][q]) * m[a * r + q] } }
+                out[((s * o + oi) * h + mt * ty + py) * wd + mt * tx + px] = t
             } }
         } } } }
         return out

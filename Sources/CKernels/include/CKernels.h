@@ -27,6 +27,18 @@ long ck_winograd_conv_scratch(int c, int o, int w);
 void ck_winograd_conv_avx2(const float *x, const float *top, const float *bottom, const float *u,
                            int c, int o, int h, int w, int ty0, int ty1, float *out, float *scratch);
 
+/// `G g G^T` of F(4x4, 3x3) for every (o, c), computed in double and rounded once:
+/// `w` [pairs, 3, 3] -> `u` [36, pairs].
+void ck_winograd4_kernel(const float *w, long pairs, float *u);
+
+/// Floats of scratch `ck_winograd4_conv_avx2` needs.
+long ck_winograd4_conv_scratch(int c, int o, int w);
+
+/// `ck_winograd_conv_avx2` by F(4x4, 3x3): tile rows `ty0..<ty1` of 4 output rows each; `u`
+/// [36, O, C] from `ck_winograd4_kernel`; `h` and `w` multiples of 4.
+void ck_winograd4_conv_avx2(const float *x, const float *top, const float *bottom, const float *u,
+                            int c, int o, int h, int w, int ty0, int ty1, float *out, float *scratch);
+
 /// Floats of scratch `ck_winograd_weight_gradient_avx2` needs.
 long ck_winograd_weight_gradient_scratch(int c, int o, int w);
 
