@@ -56,7 +56,7 @@ static long phase_length(int w) {
 
 long ck_winograd4_conv_scratch(int c, int o, int w) {
     (void)o;
-    return (long)c * 24 * phase_length(w) + 36L * c * BLOCK4 + 36L * 4 * BLOCK4 + 32;
+    return (long)c * 24 * phase_length(w) + 36L * point_stride(c) + 36L * 4 * BLOCK4 + 32;
 }
 
 /// Splits one padded input row into its 4 column phases: with `p[q]` the row shifted right by one
@@ -149,8 +149,9 @@ void ck_winograd4_conv_avx2(const float *x, const float *top, const float *botto
     const long len = phase_length(w), hw = (long)h * w;
     const int tw = w / 4;
     float *band = scratch;                  // [C][6 rows][4 phases][len]
-    float *v = band + (long)c * 24 * len;   // [36][C][BLOCK4]
-    float *m = v + 36L * c * BLOCK4;        // [36][4][BLOCK4]
+    const long xs = point_stride(c);
+    float *v = band + (long)c * 24 * len;   // [36][C][BLOCK4], points xs apart
+    float *m = v + 36L * xs;                // [36][4][BLOCK4]
     for (int ty = ty0; ty < ty1; ty++) {
         for (int ci = 0; ci < c; ci++) {
             for (int a = 0; a < 6; a++) {
@@ -180,14 +181,14 @@ void ck_winograd4_conv_avx2(const float *x, const float *top, const float *botto
                         __m256 r[6];
                         input_row(s[a], r);
                         for (int b = 0; b < 6; b++)
-                            _mm256_storeu_ps(v + ((long)(6 * a + b) * c + ci) * BLOCK4 + 8 * half, r[b]);
+                            _mm256_storeu_ps(v + (6 * a + b) * xs + (long)ci * BLOCK4 + 8 * half, r[b]);
                     }
                 }
             }
             const int valid0 = tw - t0 < 8 ? tw - t0 : 8;
             const int valid1 = tw - t0 - 8 < 0 ? 0 : (tw - t0 - 8 < 8 ? tw - t0 - 8 : 8);
             for (int o0 = 0; o0 < o; o0 += 4) {
-                block_products(v, u, c, o, o0, 36, m);
+                block_products(v, xs, u, c, o, o0, 36, m);
                 // Y = A^T M A, each tile's 4x4 outputs into rows 4 ty ..< 4 ty + 4.
                 for (int q = 0; q < 4; q++) {
                     float *row0 = out + (o0 + q) * hw + (long)(4 * ty) * w;

@@ -24,6 +24,9 @@ enum { BLOCK = FUSED_BLOCK };
 
 /// Tiles a block of the weight gradient holds: its channel sums run over them, in registers.
 enum { GRAD_BLOCK = 64 };
+/// Row length of the weight gradient's V and dM blocks: 8 floats past the block, so that rows of
+/// a 16-channel block do not lie a multiple of 4 KiB apart (loads then wait on unrelated stores).
+enum { GRAD_LD = GRAD_BLOCK + 8 };
 
 /// Length of one deinterleaved band row for blocks of `block` tiles: a block's reads reach
 /// `block + 1` past its first tile.
@@ -34,7 +37,7 @@ static long band_length(int w, int block) {
 
 long ck_winograd_conv_scratch(int c, int o, int w) {
     (void)o;
-    return (long)c * 8 * band_length(w, BLOCK) + 16L * c * BLOCK + 16L * 4 * BLOCK + 32;
+    return (long)c * 8 * band_length(w, BLOCK) + 16L * point_stride(c) + 16L * 4 * BLOCK + 32;
 }
 
 /// Splits one padded input row into its even and odd columns: with `p[q]` the row shifted right
@@ -70,9 +73,10 @@ static void deinterleave_row(const float *src, int w, long len, float *even, flo
 }
 
 /// `V = B^T d B` of `vectors` x 8 tiles from tile `t0` of a deinterleaved band (4 rows of every
-/// input channel, `deinterleave_row`), one tile per lane: V [16][C][ld], tile t0 + i at column i.
+/// input channel, `deinterleave_row`), one tile per lane: V [16][C][ld] with points `xs` apart,
+/// tile t0 + i at column i.
 __attribute__((target("avx2,fma")))
-static void input_transform(const float *band, int c, long len, int t0, int vectors, float *v, long ld) {
+static void input_transform(const float *band, int c, long len, int t0, int vectors, float *v, long ld, long xs) {
     for (int ci = 0; ci < c; ci++) {
         const float *rows = band + (long)ci * 8 * len;
         for (int k = 0; k < vectors; k++) {
@@ -92,9 +96,9 @@ static void input_transform(const float *band, int c, long len, int t0, int vect
                 s[2][j] = _mm256_sub_ps(d[2][j], d[1][j]);
                 s[3][j] = _mm256_sub_ps(d[1][j], d[3][j]);
             }
-            const long step = (long)c * ld;
+            const long step = xs;
             for (int a = 0; a < 4; a++) {
-                float *dst = v + ((long)(4 * a) * c + ci) * ld + 8 * k;
+                float *dst = v + 4 * a * xs + (long)ci * ld + 8 * k;
                 _mm256_storeu_ps(dst, _mm256_sub_ps(s[a][0], s[a][2]));
                 _mm256_storeu_ps(dst + step, _mm256_add_ps(s[a][1], s[a][2]));
                 _mm256_storeu_ps(dst + 2 * step, _mm256_sub_ps(s[a][2], s[a][1]));
@@ -145,18 +149,19 @@ void ck_winograd_conv_avx2(const float *x, const float *top, const float *bottom
     const long len = band_length(w, BLOCK), hw = (long)h * w;
     const int tw = w / 2;
     float *band = scratch;                     // [C][4 rows][even, odd][len]
-    float *v = band + (long)c * 8 * len;       // [16][C][BLOCK]
-    float *m = v + 16L * c * BLOCK;            // [16][4][BLOCK]
+    const long xs = point_stride(c);
+    float *v = band + (long)c * 8 * len;       // [16][C][BLOCK], points xs apart
+    float *m = v + 16L * xs;                   // [16][4][BLOCK]
     for (int ty = ty0; ty < ty1; ty++) {
         fill_band(x, top, bottom, c, h, w, ty, len, band);
         for (int t0 = 0; t0 < tw; t0 += BLOCK) {
             // V = B^T d B for the block's tiles, every input channel.
-            input_transform(band, c, len, t0, BLOCK / 8, v, BLOCK);
+            input_transform(band, c, len, t0, BLOCK / 8, v, BLOCK, xs);
             const int valid0 = tw - t0 < 8 ? tw - t0 : 8;
             const int valid1 = tw - t0 - 8 < 0 ? 0 : (tw - t0 - 8 < 8 ? tw - t0 - 8 : 8);
             for (int o0 = 0; o0 < o; o0 += 4) {
                 // M[ξ][q] = sum_c U[ξ][o0 + q][c] V[ξ][c] for 4 output channels, 16 tiles.
-                block_products(v, u, c, o, o0, 16, m);
+                block_products(v, xs, u, c, o, o0, 16, m);
                 // Y = A^T M A, each tile's 2x2 outputs into rows 2 ty and 2 ty + 1.
                 for (int q = 0; q < 4; q++) {
                     float *row0 = out + (o0 + q) * hw + (long)(2 * ty) * w;
@@ -189,16 +194,30 @@ void ck_winograd_conv_avx2(const float *x, const float *top, const float *bottom
 
 long ck_winograd_weight_gradient_scratch(int c, int o, int w) {
     long len = band_length(w, GRAD_BLOCK);
-    return (long)c * 8 * len + (long)o * 4 * len + 16L * (c + o) * GRAD_BLOCK + 32;
+    return (long)c * 8 * len + (long)o * 4 * len + 16L * (c + o) * GRAD_LD + 16L * c * GRAD_BLOCK + 32;
 }
 
-/// Sum of each of 8 vectors' lanes: `r[i] = a[i][0] + ... + a[i][7]`.
+/// Transposes the 8 x 8 floats at `src` (rows `ls` apart) into `dst` (rows `ld` apart).
 __attribute__((target("avx2,fma")))
-static inline __m256 lane_sums(const __m256 a[8]) {
-    __m256 h01 = _mm256_hadd_ps(a[0], a[1]), h23 = _mm256_hadd_ps(a[2], a[3]);
-    __m256 h45 = _mm256_hadd_ps(a[4], a[5]), h67 = _mm256_hadd_ps(a[6], a[7]);
-    __m256 lo = _mm256_hadd_ps(h01, h23), hi = _mm256_hadd_ps(h45, h67);
-    return _mm256_add_ps(_mm256_permute2f128_ps(lo, hi, 0x20), _mm256_permute2f128_ps(lo, hi, 0x31));
+static inline void transpose8(const float *src, long ls, float *dst, long ld) {
+    __m256 r[8], t[8];
+    for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(src + i * ls);
+    for (int i = 0; i < 4; i++) {
+        t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 2; i++) {
+        for (int j = 0; j < 2; j++) {
+            __m256 a = t[4 * i + j], b = t[4 * i + 2 + j];
+            r[4 * i + 2 * j] = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(1, 0, 1, 0));
+            r[4 * i + 2 * j + 1] = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 2, 3, 2));
+        }
+    }
+    // r[0..3]: columns 0, 1, 2, 3 of rows 0-3 (low half) and columns 4-7 (high half); r[4..7] rows 4-7.
+    for (int i = 0; i < 4; i++) {
+        _mm256_storeu_ps(dst + i * ld, _mm256_permute2f128_ps(r[i], r[4 + i], 0x20));
+        _mm256_storeu_ps(dst + (4 + i) * ld, _mm256_permute2f128_ps(r[i], r[4 + i], 0x31));
+    }
 }
 
 __attribute__((target("avx2,fma")))
@@ -208,8 +227,9 @@ void ck_winograd_weight_gradient_avx2(const float *x, const float *top, const fl
     const int tw = w / 2;
     float *band = scratch;                       // x: [C][4 rows][even, odd][len]
     float *gband = band + (long)c * 8 * len;     // g: [O][2 rows][even, odd][len]
-    float *v = gband + (long)o * 4 * len;        // [16][C][GRAD_BLOCK]
-    float *dm = v + 16L * c * GRAD_BLOCK;        // [16][O][GRAD_BLOCK]
+    float *v = gband + (long)o * 4 * len;        // [16][C][GRAD_LD]
+    float *dm = v + 16L * c * GRAD_LD;           // [16][O][GRAD_LD]
+    float *vt = dm + 16L * o * GRAD_LD;          // V as [16][GRAD_BLOCK][C]
     for (int ty = ty0; ty < ty1; ty++) {
         fill_band(x, top, bottom, c, h, w, ty, len, band);
         // g's rows 2 ty and 2 ty + 1: deinterleave_row puts column 2k at odd[k], 2k + 1 at
@@ -222,7 +242,7 @@ void ck_winograd_weight_gradient_avx2(const float *x, const float *top, const fl
         }
         for (int t0 = 0; t0 < tw; t0 += GRAD_BLOCK) {
             const int left = tw - t0 < GRAD_BLOCK ? tw - t0 : GRAD_BLOCK, vectors = (left + 7) / 8;
-            input_transform(band, c, len, t0, vectors, v, GRAD_BLOCK);
+            input_transform(band, c, len, t0, vectors, v, GRAD_LD, (long)c * GRAD_LD);
             // dM = A dY A^T: rows of A dY are g0, g0 + g1, g0 - g1, -g1 (g0, g1 the tile's two
             // output rows), each row (h0, h1) times A^T is h0, h0 + h1, h0 - h1, -h1.
             for (int oi = 0; oi < o; oi++) {
@@ -237,9 +257,9 @@ void ck_winograd_weight_gradient_avx2(const float *x, const float *top, const fl
                         {_mm256_sub_ps(g00, g10), _mm256_sub_ps(g01, g11)},
                         {_mm256_sub_ps(_mm256_setzero_ps(), g10), _mm256_sub_ps(_mm256_setzero_ps(), g11)},
                     };
-                    const long step = (long)o * GRAD_BLOCK;
+                    const long step = (long)o * GRAD_LD;
                     for (int a = 0; a < 4; a++) {
-                        float *dst = dm + ((long)(4 * a) * o + oi) * GRAD_BLOCK + 8 * k;
+                        float *dst = dm + ((long)(4 * a) * o + oi) * GRAD_LD + 8 * k;
                         __m256 h0 = rows[a][0], h1 = rows[a][1];
                         _mm256_storeu_ps(dst, h0);
                         _mm256_storeu_ps(dst + step, _mm256_add_ps(h0, h1));
@@ -248,30 +268,37 @@ void ck_winograd_weight_gradient_avx2(const float *x, const float *top, const fl
                     }
                 }
             }
-            // dU[ξ][o][c] += sum over the block's tiles of dM[ξ][o][t] V[ξ][c][t]: 4 output
-            // channels by 2 input channels in registers, lanes summed once a block.
+            // dU[ξ][o][c] += sum over the block's tiles of dM[ξ][o][t] V[ξ][c][t], vectors
+            // across 8 input channels: V turned to [ξ][t][c], then for 4 output channels and
+            // 16 input channels 8 accumulators; per tile 2 loads of V and 4 broadcasts of dM
+            // feed 8 FMAs, and the sums go to memory once a block.
+            const int tiles = 8 * vectors;
+            for (int xi = 0; xi < 16; xi++)
+                for (int c0 = 0; c0 < c; c0 += 8)
+                    for (int k = 0; k < vectors; k++)
+                        transpose8(v + ((long)xi * c + c0) * GRAD_LD + 8 * k, GRAD_LD,
+                                   vt + ((long)xi * GRAD_BLOCK + 8 * k) * c + c0, c);
             for (int xi = 0; xi < 16; xi++) {
-                const float *mx = dm + (long)xi * o * GRAD_BLOCK, *vx = v + (long)xi * c * GRAD_BLOCK;
+                const float *mx = dm + (long)xi * o * GRAD_LD, *vx = vt + (long)xi * GRAD_BLOCK * c;
                 float *ux = du + (long)xi * o * c;
                 for (int o0 = 0; o0 < o; o0 += 4) {
-                    for (int c0 = 0; c0 < c; c0 += 2) {
-                        const int pair = c0 + 1 < c;
-                        __m256 acc[8];
-                        for (int i = 0; i < 8; i++) acc[i] = _mm256_setzero_ps();
-                        for (int k = 0; k < vectors; k++) {
-                            __m256 v0 = _mm256_loadu_ps(vx + (long)c0 * GRAD_BLOCK + 8 * k);
-                            __m256 v1 = pair ? _mm256_loadu_ps(vx + (long)(c0 + 1) * GRAD_BLOCK + 8 * k) : _mm256_setzero_ps();
+                    for (int c0 = 0; c0 < c; c0 += 16) {
+                        const int pair = c0 + 8 < c;
+                        __m256 acc[4][2];
+                        for (int q = 0; q < 4; q++) acc[q][0] = acc[q][1] = _mm256_setzero_ps();
+                        for (int t = 0; t < tiles; t++) {
+                            __m256 v0 = _mm256_loadu_ps(vx + (long)t * c + c0);
+                            __m256 v1 = pair ? _mm256_loadu_ps(vx + (long)t * c + c0 + 8) : _mm256_setzero_ps();
                             for (int q = 0; q < 4; q++) {
-                                __m256 mq = _mm256_loadu_ps(mx + (long)(o0 + q) * GRAD_BLOCK + 8 * k);
-                                acc[2 * q] = _mm256_fmadd_ps(mq, v0, acc[2 * q]);
-                                acc[2 * q + 1] = _mm256_fmadd_ps(mq, v1, acc[2 * q + 1]);
+                                __m256 b = _mm256_broadcast_ss(mx + (long)(o0 + q) * GRAD_LD + t);
+                                acc[q][0] = _mm256_fmadd_ps(b, v0, acc[q][0]);
+                                acc[q][1] = _mm256_fmadd_ps(b, v1, acc[q][1]);
                             }
                         }
-                        float sums[8];
-                        _mm256_storeu_ps(sums, lane_sums(acc));
                         for (int q = 0; q < 4; q++) {
-                            ux[(long)(o0 + q) * c + c0] += sums[2 * q];
-                            if (pair) ux[(long)(o0 + q) * c + c0 + 1] += sums[2 * q + 1];
+                            float *dst = ux + (long)(o0 + q) * c + c0;
+                            _mm256_storeu_ps(dst, _mm256_add_ps(_mm256_loadu_ps(dst), acc[q][0]));
+                            if (pair) _mm256_storeu_ps(dst + 8, _mm256_add_ps(_mm256_loadu_ps(dst + 8), acc[q][1]));
                         }
                     }
                 }

@@ -77,7 +77,7 @@ extension Tensor {
     /// Whether a weight gradient of this shape takes the fused kernel (channels and width only,
     /// as `usesFusedWinograd`).
     static func usesFusedWeightGradient(c: Int, o: Int, h: Int, w: Int, k: Int) -> Bool {
-        k == 3 && max(c, o) <= fusedWeightGradientMaxChannels && o % 4 == 0 && h % 2 == 0 && w % 2 == 0
+        k == 3 && max(c, o) <= fusedWeightGradientMaxChannels && c % 8 == 0 && o % 4 == 0 && h % 2 == 0 && w % 2 == 0
             && w >= 16 && fusedWinogradSupported
     }
 

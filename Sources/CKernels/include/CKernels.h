@@ -45,7 +45,7 @@ long ck_winograd_weight_gradient_scratch(int c, int o, int w);
 /// The transformed weight gradient of tile rows `ty0..<ty1` of one sample, the adjoint of
 /// `ck_winograd_conv_avx2`: the sum over those tiles of `dM[ξ][o][t] V[ξ][c][t]`, with
 /// `dM = A dY A^T` of `g` [O, H, W] (the output's gradient) and `V = B^T d B` of `x` (`top` and
-/// `bottom` as there), is added to `du` [16, O, C]. `o` must be a multiple of 4.
+/// `bottom` as there), is added to `du` [16, O, C]. `c` must be a multiple of 8, `o` of 4.
 void ck_winograd_weight_gradient_avx2(const float *x, const float *top, const float *bottom, const float *g,
                                       int c, int o, int h, int w, int ty0, int ty1, float *du, float *scratch);
 
