@@ -34,6 +34,15 @@ static inline void block_products(const float *v, long xs, const float *u, int c
     }
 }
 
+/// Input row `sy` of channel `ci` of `x` [C, H, W]: rows above and below the map come from the
+/// halo rows `top`/`bottom` [C, W] of a slab, or are zeros (NULL).
+static inline const float *input_row_source(const float *x, const float *top, const float *bottom,
+                                            int ci, int sy, int h, int w) {
+    if (sy < 0) return top ? top + (long)ci * w : NULL;
+    if (sy >= h) return bottom ? bottom + (long)ci * w : NULL;
+    return x + ((long)ci * h + sy) * w;
+}
+
 /// Floats between transform points in a block's V: `c` rows of 16, and 8 more so that the points
 /// do not lie a multiple of 4 KiB apart (at 64, 128 or 256 channels they would, and loads would
 /// wait on unrelated stores: 4K aliasing).

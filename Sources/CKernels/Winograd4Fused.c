@@ -155,10 +155,7 @@ void ck_winograd4_conv_avx2(const float *x, const float *top, const float *botto
     for (int ty = ty0; ty < ty1; ty++) {
         for (int ci = 0; ci < c; ci++) {
             for (int a = 0; a < 6; a++) {
-                const int sy = 4 * ty - 1 + a;
-                const float *src = sy < 0 ? (top ? top + (long)ci * w : NULL)
-                                 : sy >= h ? (bottom ? bottom + (long)ci * w : NULL)
-                                 : x + ci * hw + (long)sy * w;
+                const float *src = input_row_source(x, top, bottom, ci, 4 * ty - 1 + a, h, w);
                 split_phases(src, w, len, band + ((long)ci * 6 + a) * 4 * len);
             }
         }

@@ -113,13 +113,9 @@ static void input_transform(const float *band, int c, long len, int t0, int vect
 __attribute__((target("avx2,fma")))
 static void fill_band(const float *x, const float *top, const float *bottom, int c, int h, int w, int ty,
                       long len, float *band) {
-    const long hw = (long)h * w;
     for (int ci = 0; ci < c; ci++) {
         for (int a = 0; a < 4; a++) {
-            int sy = 2 * ty - 1 + a;
-            const float *src = sy < 0 ? (top ? top + (long)ci * w : NULL)
-                             : sy >= h ? (bottom ? bottom + (long)ci * w : NULL)
-                             : x + ci * hw + (long)sy * w;
+            const float *src = input_row_source(x, top, bottom, ci, 2 * ty - 1 + a, h, w);
             float *even = band + ((long)ci * 4 + a) * 2 * len;
             deinterleave_row(src, w, len, even, even + len);
         }
