@@ -122,19 +122,11 @@ extension Tensor {
         defer { Profiler.convolutionEnd(started, multiplyAdds: n * o * hw * ck, countSlot: winograd || fused) }
         // Every element is written below: no need to zero it first.
         var out = [Float](unsafeUninitializedCapacity: n * o * hw) { _, count in count = n * o * hw }
-        if fused {
+        if fused || winograd {
             x.data.withUnsafeBufferPointer { px in w.data.withUnsafeBufferPointer { pw in
                 out.withUnsafeMutableBufferPointer { po in
-                    fusedWinogradConv2d(px.baseAddress!, pw.baseAddress!, n: n, c: c, o: o, h: h, w: wd,
-                                        top: top, bottom: bottom, into: po.baseAddress!)
-                } } }
-            return Tensor(shape: [n, o, h, wd], data: out)
-        }
-        if winograd {
-            x.data.withUnsafeBufferPointer { px in w.data.withUnsafeBufferPointer { pw in
-                out.withUnsafeMutableBufferPointer { po in
-                    winogradConv2d(px.baseAddress!, pw.baseAddress!, n: n, c: c, o: o, h: h, w: wd,
-                                   top: top, bottom: bottom, into: po.baseAddress!)
+                    let run = fused ? fusedWinogradConv2d : winogradConv2d
+                    run(px.baseAddress!, pw.baseAddress!, n, c, o, h, wd, top, bottom, po.baseAddress!)
                 } } }
             return Tensor(shape: [n, o, h, wd], data: out)
         }
@@ -192,13 +184,8 @@ extension Tensor {
             var out = [Float](unsafeUninitializedCapacity: o * ck) { _, count in count = o * ck }
             x.data.withUnsafeBufferPointer { px in g.data.withUnsafeBufferPointer { pg in
                 out.withUnsafeMutableBufferPointer { po in
-                    if fused {
-                        fusedWinogradWeightGradient(px.baseAddress!, pg.baseAddress!, n: n, c: c, o: o, h: h, w: wd,
-                                                    top: top, bottom: bottom, into: po.baseAddress!)
-                    } else {
-                        winogradWeightGradient(px.baseAddress!, pg.baseAddress!, n: n, c: c, o: o, h: h, w: wd,
-                                               top: top, bottom: bottom, into: po.baseAddress!)
-                    }
+                    let run = fused ? fusedWinogradWeightGradient : winogradWeightGradient
+                    run(px.baseAddress!, pg.baseAddress!, n, c, o, h, wd, top, bottom, po.baseAddress!)
                 } } }
             return Tensor(shape: [o, c, k, k], data: out)
         }
