@@ -46,17 +46,15 @@ void ck_winograd4_kernel(const float *w, long pairs, float *u) {
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 
-enum { BLOCK4 = FUSED_BLOCK };
-
 /// Length of one phase of a band row: a block's reads reach 17 past its first tile.
 static long phase_length(int w) {
-    long tw = w / 4, blocks = (tw + BLOCK4 - 1) / BLOCK4;
-    return blocks * BLOCK4 + 24;
+    long tw = w / 4, blocks = (tw + FUSED_BLOCK - 1) / FUSED_BLOCK;
+    return blocks * FUSED_BLOCK + 24;
 }
 
 long ck_winograd4_conv_scratch(int c, int o, int w) {
     (void)o;
-    return (long)c * 24 * phase_length(w) + 36L * point_stride(c) + 36L * 4 * BLOCK4 + 32;
+    return (long)c * 24 * phase_length(w) + 36L * point_stride(c) + 36L * 4 * FUSED_BLOCK + 32;
 }
 
 /// Splits one padded input row into its 4 column phases: with `p[q]` the row shifted right by one
@@ -150,8 +148,8 @@ void ck_winograd4_conv_avx2(const float *x, const float *top, const float *botto
     const int tw = w / 4;
     float *band = scratch;                  // [C][6 rows][4 phases][len]
     const long xs = point_stride(c);
-    float *v = band + (long)c * 24 * len;   // [36][C][BLOCK4], points xs apart
-    float *m = v + 36L * xs;                // [36][4][BLOCK4]
+    float *v = band + (long)c * 24 * len;   // [36][C][FUSED_BLOCK], points xs apart
+    float *m = v + 36L * xs;                // [36][4][FUSED_BLOCK]
     for (int ty = ty0; ty < ty1; ty++) {
         for (int ci = 0; ci < c; ci++) {
             for (int a = 0; a < 6; a++) {
@@ -159,7 +157,7 @@ void ck_winograd4_conv_avx2(const float *x, const float *top, const float *botto
                 split_phases(src, w, len, band + ((long)ci * 6 + a) * 4 * len);
             }
         }
-        for (int t0 = 0; t0 < tw; t0 += BLOCK4) {
+        for (int t0 = 0; t0 < tw; t0 += FUSED_BLOCK) {
             // V = B^T d B for the block's tiles, every input channel.
             for (int ci = 0; ci < c; ci++) {
                 for (int half = 0; half < 2; half++) {
@@ -178,7 +176,7 @@ void ck_winograd4_conv_avx2(const float *x, const float *top, const float *botto
                         __m256 r[6];
                         input_row(s[a], r);
                         for (int b = 0; b < 6; b++)
-                            _mm256_storeu_ps(v + (6 * a + b) * xs + (long)ci * BLOCK4 + 8 * half, r[b]);
+                            _mm256_storeu_ps(v + (6 * a + b) * xs + (long)ci * FUSED_BLOCK + 8 * half, r[b]);
                     }
                 }
             }
@@ -196,7 +194,7 @@ void ck_winograd4_conv_avx2(const float *x, const float *top, const float *botto
                         for (int b = 0; b < 6; b++) {
                             __m256 col[6], y[4];
                             for (int a = 0; a < 6; a++)
-                                col[a] = _mm256_loadu_ps(m + ((6 * a + b) * 4 + q) * BLOCK4 + 8 * half);
+                                col[a] = _mm256_loadu_ps(m + ((6 * a + b) * 4 + q) * FUSED_BLOCK + 8 * half);
                             output_row(col, y);
                             for (int i = 0; i < 4; i++) p[i][b] = y[i];
                         }

@@ -20,8 +20,6 @@
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 
-enum { BLOCK = FUSED_BLOCK };
-
 /// Tiles a block of the weight gradient holds: its channel sums run over them, in registers.
 enum { GRAD_BLOCK = 64 };
 /// Row length of the weight gradient's V and dM blocks: 8 floats past the block, so that rows of
@@ -37,7 +35,7 @@ static long band_length(int w, int block) {
 
 long ck_winograd_conv_scratch(int c, int o, int w) {
     (void)o;
-    return (long)c * 8 * band_length(w, BLOCK) + 16L * point_stride(c) + 16L * 4 * BLOCK + 32;
+    return (long)c * 8 * band_length(w, FUSED_BLOCK) + 16L * point_stride(c) + 16L * 4 * FUSED_BLOCK + 32;
 }
 
 /// Splits one padded input row into its even and odd columns: with `p[q]` the row shifted right
@@ -142,17 +140,17 @@ static inline void store_interleaved(float *dst, __m256 y0, __m256 y1, int tiles
 __attribute__((target("avx2,fma")))
 void ck_winograd_conv_avx2(const float *x, const float *top, const float *bottom, const float *u,
                            int c, int o, int h, int w, int ty0, int ty1, float *out, float *scratch) {
-    const long len = band_length(w, BLOCK), hw = (long)h * w;
+    const long len = band_length(w, FUSED_BLOCK), hw = (long)h * w;
     const int tw = w / 2;
     float *band = scratch;                     // [C][4 rows][even, odd][len]
     const long xs = point_stride(c);
-    float *v = band + (long)c * 8 * len;       // [16][C][BLOCK], points xs apart
-    float *m = v + 16L * xs;                   // [16][4][BLOCK]
+    float *v = band + (long)c * 8 * len;       // [16][C][FUSED_BLOCK], points xs apart
+    float *m = v + 16L * xs;                   // [16][4][FUSED_BLOCK]
     for (int ty = ty0; ty < ty1; ty++) {
         fill_band(x, top, bottom, c, h, w, ty, len, band);
-        for (int t0 = 0; t0 < tw; t0 += BLOCK) {
+        for (int t0 = 0; t0 < tw; t0 += FUSED_BLOCK) {
             // V = B^T d B for the block's tiles, every input channel.
-            input_transform(band, c, len, t0, BLOCK / 8, v, BLOCK, xs);
+            input_transform(band, c, len, t0, FUSED_BLOCK / 8, v, FUSED_BLOCK, xs);
             const int valid0 = tw - t0 < 8 ? tw - t0 : 8;
             const int valid1 = tw - t0 - 8 < 0 ? 0 : (tw - t0 - 8 < 8 ? tw - t0 - 8 : 8);
             for (int o0 = 0; o0 < o; o0 += 4) {
@@ -165,7 +163,7 @@ void ck_winograd_conv_avx2(const float *x, const float *top, const float *bottom
                         const int valid = half == 0 ? valid0 : valid1;
                         if (valid <= 0) continue;
                         __m256 mm[16];
-                        for (int xi = 0; xi < 16; xi++) mm[xi] = _mm256_loadu_ps(m + (xi * 4 + q) * BLOCK + 8 * half);
+                        for (int xi = 0; xi < 16; xi++) mm[xi] = _mm256_loadu_ps(m + (xi * 4 + q) * FUSED_BLOCK + 8 * half);
                         __m256 p00 = _mm256_add_ps(_mm256_add_ps(mm[0], mm[4]), mm[8]);
                         __m256 p10 = _mm256_sub_ps(_mm256_sub_ps(mm[4], mm[8]), mm[12]);
                         __m256 p01 = _mm256_add_ps(_mm256_add_ps(mm[1], mm[5]), mm[9]);

@@ -1,12 +1,12 @@
 import CKernels
 
-/// Winograd F(2x2, 3x3) for few-channel layers, transforms and channel sums fused in one
-/// hand-vectorised kernel (CKernels, AVX2 + FMA).
+/// Winograd F(2x2, 3x3) and F(4x4, 3x3) for few-channel layers, transforms and channel sums
+/// fused in one hand-vectorised kernel (CKernels, AVX2 + FMA).
 ///
 /// The layers from 256x256 up have 16-64 channels. There the sgemm route's 16 products
 /// `[O, C] x [C, T]` are thin and its V and M buffers stream through memory; im2col's columns are
-/// 9x the input. The fused kernel transforms a block of 16 tiles, multiplies it by `U` and
-/// transforms it back while it is in L1, reading the input once and writing the output once.
+/// 9x the input. A fused kernel transforms a block of 16 tiles, multiplies it by `U` and
+/// transforms it back while it is in cache, reading the input once and writing the output once.
 extension Tensor {
     /// Convolutions with at most this many input channels take the fused kernel (where the CPU
     /// runs AVX2 and FMA); 0 turns it off. Above it the sgemm products are deep enough to win.
