@@ -43,18 +43,57 @@ void ck_winograd4_kernel(const float *w, long pairs, float *u) {
     }
 }
 
+/// G^T dU G for every (o, c), in double and rounded once: [36, pairs] -> [pairs, 3, 3]. The
+/// adjoint of `ck_winograd4_kernel`: the weight gradient from the transformed kernel's.
+void ck_winograd4_kernel_gradient(const float *du, long pairs, float *out) {
+    static const double g[6][3] = {
+        {1.0 / 4, 0, 0}, {-1.0 / 6, -1.0 / 6, -1.0 / 6}, {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+        {1.0 / 24, 1.0 / 12, 1.0 / 6}, {1.0 / 24, -1.0 / 12, 1.0 / 6}, {0, 0, 1},
+    };
+    for (long i = 0; i < pairs; i++) {
+        double t[6][3];  // dU G
+        for (int r = 0; r < 6; r++)
+            for (int j = 0; j < 3; j++) {
+                double sum = 0;
+                for (int q = 0; q < 6; q++) sum += (double)du[(6 * r + q) * pairs + i] * g[q][j];
+                t[r][j] = sum;
+            }
+        for (int a = 0; a < 3; a++)
+            for (int j = 0; j < 3; j++) {
+                double sum = 0;
+                for (int r = 0; r < 6; r++) sum += g[r][a] * t[r][j];
+                out[i * 9 + 3 * a + j] = (float)sum;
+            }
+    }
+}
+
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 
-/// Length of one phase of a band row: a block's reads reach 17 past its first tile.
-static long phase_length(int w) {
-    long tw = w / 4, blocks = (tw + FUSED_BLOCK - 1) / FUSED_BLOCK;
-    return blocks * FUSED_BLOCK + 24;
+/// Tiles a block of the weight gradient holds (its V, dM and transposed V for 36 points stay
+/// within L2 up to 64 channels), and the row length of its V and dM: 8 floats past the block.
+enum { GRAD4_BLOCK = 32, GRAD4_LD = GRAD4_BLOCK + 8 };
+
+/// Floats between the weight gradient's transform points for `n` channels: 8 past the rows, so
+/// that at 128 channels the 36 points do not lie a multiple of 4 KiB apart.
+static long grad4_point_stride(int n) { return (long)n * GRAD4_LD + 8; }
+
+/// Length of one phase of a band row for blocks of `block` tiles: a block's reads reach
+/// `block + 1` past its first tile.
+static long phase_length(int w, int block) {
+    long tw = w / 4, blocks = (tw + block - 1) / block;
+    return blocks * block + 24;
 }
 
 long ck_winograd4_conv_scratch(int c, int o, int w) {
     (void)o;
-    return (long)c * 24 * phase_length(w) + 36L * point_stride(c) + 36L * 4 * FUSED_BLOCK + 32;
+    return (long)c * 24 * phase_length(w, FUSED_BLOCK) + 36L * point_stride(c) + 36L * 4 * FUSED_BLOCK + 32;
+}
+
+long ck_winograd4_weight_gradient_scratch(int c, int o, int w) {
+    const long len = phase_length(w, GRAD4_BLOCK);
+    return (long)c * 24 * len + (long)o * 16 * len + 36L * grad4_point_stride(c) + 36L * grad4_point_stride(o)
+         + 36L * GRAD4_BLOCK * c + 32;
 }
 
 /// Splits one padded input row into its 4 column phases: with `p[q]` the row shifted right by one
@@ -109,6 +148,45 @@ static inline void input_row(const __m256 d[6], __m256 r[6]) {
     r[5] = _mm256_fmadd_ps(four, d[1], _mm256_fmadd_ps(five, d[3], d[5]));
 }
 
+/// `V = B^T d B` of `vectors` x 8 tiles from tile `t0` of a band split into phases (6 rows of
+/// every input channel, `split_phases`), one tile per lane: V [36][C][ld] with points `xs` apart,
+/// tile t0 + i at column i.
+__attribute__((target("avx2,fma")))
+static void input_transform4(const float *band, int c, long len, int t0, int vectors, float *v, long ld, long xs) {
+    for (int ci = 0; ci < c; ci++) {
+        for (int k = 0; k < vectors; k++) {
+            const int t = t0 + 8 * k;
+            __m256 s[6][6];  // s = B^T d, row by row of the result
+            for (int j = 0; j < 6; j++) {
+                __m256 d[6];
+                const long phase = j < 4 ? j : j - 4, shift = j < 4 ? 0 : 1;
+                for (int a = 0; a < 6; a++)
+                    d[a] = _mm256_loadu_ps(band + (((long)ci * 6 + a) * 4 + phase) * len + t + shift);
+                __m256 r[6];
+                input_row(d, r);
+                for (int a = 0; a < 6; a++) s[a][j] = r[a];
+            }
+            for (int a = 0; a < 6; a++) {
+                __m256 r[6];
+                input_row(s[a], r);
+                for (int b = 0; b < 6; b++)
+                    _mm256_storeu_ps(v + (6 * a + b) * xs + (long)ci * ld + 8 * k, r[b]);
+            }
+        }
+    }
+}
+
+/// Splits rows `4 ty - 1 ..< 4 ty + 5` of every channel of `x` [C, H, W] (rows beyond the map
+/// from `top`/`bottom` [C, W], or zeros) into `band` [C][6 rows][4 phases][len].
+__attribute__((target("avx2,fma")))
+static void fill_band4(const float *x, const float *top, const float *bottom, int c, int h, int w, int ty,
+                       long len, float *band) {
+    for (int ci = 0; ci < c; ci++)
+        for (int a = 0; a < 6; a++)
+            split_phases(input_row_source(x, top, bottom, ci, 4 * ty - 1 + a, h, w), w, len,
+                         band + ((long)ci * 6 + a) * 4 * len);
+}
+
 /// A^T applied to the 6 values of a column: 4 outputs, 3 roundings on any path.
 __attribute__((target("avx2,fma")))
 static inline void output_row(const __m256 m[6], __m256 y[4]) {
@@ -144,42 +222,17 @@ static inline void store_tiles4(float *dst, const __m256 y[4], int tiles) {
 __attribute__((target("avx2,fma")))
 void ck_winograd4_conv_avx2(const float *x, const float *top, const float *bottom, const float *u,
                             int c, int o, int h, int w, int ty0, int ty1, float *out, float *scratch) {
-    const long len = phase_length(w), hw = (long)h * w;
+    const long len = phase_length(w, FUSED_BLOCK), hw = (long)h * w;
     const int tw = w / 4;
     float *band = scratch;                  // [C][6 rows][4 phases][len]
     const long xs = point_stride(c);
     float *v = band + (long)c * 24 * len;   // [36][C][FUSED_BLOCK], points xs apart
     float *m = v + 36L * xs;                // [36][4][FUSED_BLOCK]
     for (int ty = ty0; ty < ty1; ty++) {
-        for (int ci = 0; ci < c; ci++) {
-            for (int a = 0; a < 6; a++) {
-                const float *src = input_row_source(x, top, bottom, ci, 4 * ty - 1 + a, h, w);
-                split_phases(src, w, len, band + ((long)ci * 6 + a) * 4 * len);
-            }
-        }
+        fill_band4(x, top, bottom, c, h, w, ty, len, band);
         for (int t0 = 0; t0 < tw; t0 += FUSED_BLOCK) {
             // V = B^T d B for the block's tiles, every input channel.
-            for (int ci = 0; ci < c; ci++) {
-                for (int half = 0; half < 2; half++) {
-                    const int t = t0 + 8 * half;
-                    __m256 s[6][6];  // s = B^T d, row by row of the result
-                    for (int j = 0; j < 6; j++) {
-                        __m256 d[6];
-                        const long phase = j < 4 ? j : j - 4, shift = j < 4 ? 0 : 1;
-                        for (int a = 0; a < 6; a++)
-                            d[a] = _mm256_loadu_ps(band + (((long)ci * 6 + a) * 4 + phase) * len + t + shift);
-                        __m256 r[6];
-                        input_row(d, r);
-                        for (int a = 0; a < 6; a++) s[a][j] = r[a];
-                    }
-                    for (int a = 0; a < 6; a++) {
-                        __m256 r[6];
-                        input_row(s[a], r);
-                        for (int b = 0; b < 6; b++)
-                            _mm256_storeu_ps(v + (6 * a + b) * xs + (long)ci * FUSED_BLOCK + 8 * half, r[b]);
-                    }
-                }
-            }
+            input_transform4(band, c, len, t0, FUSED_BLOCK / 8, v, FUSED_BLOCK, xs);
             const int valid0 = tw - t0 < 8 ? tw - t0 : 8;
             const int valid1 = tw - t0 - 8 < 0 ? 0 : (tw - t0 - 8 < 8 ? tw - t0 - 8 : 8);
             for (int o0 = 0; o0 < o; o0 += 4) {
@@ -211,9 +264,84 @@ void ck_winograd4_conv_avx2(const float *x, const float *top, const float *botto
     }
 }
 
+/// A applied to the 4 values of a column of the output's gradient: its 6 transform points
+/// `d0, (d0 + d2) ± (d1 + d3), (d0 + 4 d2) ± 2 (d1 + 4 d3), d3`; 2 roundings on any path.
+__attribute__((target("avx2,fma")))
+static inline void gradient_row(const __m256 d[4], __m256 r[6]) {
+    const __m256 four = _mm256_set1_ps(4), two = _mm256_set1_ps(2);
+    __m256 e = _mm256_add_ps(d[0], d[2]), f = _mm256_add_ps(d[1], d[3]);
+    __m256 e4 = _mm256_fmadd_ps(four, d[2], d[0]), f4 = _mm256_fmadd_ps(four, d[3], d[1]);
+    r[0] = d[0];
+    r[1] = _mm256_add_ps(e, f);
+    r[2] = _mm256_sub_ps(e, f);
+    r[3] = _mm256_fmadd_ps(two, f4, e4);
+    r[4] = _mm256_fnmadd_ps(two, f4, e4);
+    r[5] = d[3];
+}
+
+__attribute__((target("avx2,fma")))
+void ck_winograd4_weight_gradient_avx2(const float *x, const float *top, const float *bottom, const float *g,
+                                       int c, int o, int h, int w, int ty0, int ty1, float *du, float *scratch) {
+    const long len = phase_length(w, GRAD4_BLOCK), hw = (long)h * w;
+    const int tw = w / 4;
+    const long xv = grad4_point_stride(c), xm = grad4_point_stride(o);
+    float *band = scratch;                      // x: [C][6 rows][4 phases][len]
+    float *gband = band + (long)c * 24 * len;   // g: [O][4 rows][4 phases][len]
+    float *v = gband + (long)o * 16 * len;      // [36][C][GRAD4_LD], points xv apart
+    float *dm = v + 36L * xv;                   // [36][O][GRAD4_LD], points xm apart
+    float *vt = dm + 36L * xm;                  // V as [36][GRAD4_BLOCK][C]
+    for (int ty = ty0; ty < ty1; ty++) {
+        fill_band4(x, top, bottom, c, h, w, ty, len, band);
+        // g's rows 4 ty ..< 4 ty + 4: split_phases puts column 4k + j at phase j + 1 of k
+        // (j < 3) and phase 0 of k + 1 (j = 3), zeros past the row, so tiles past the map get
+        // dM = 0 and add nothing.
+        for (int oi = 0; oi < o; oi++)
+            for (int a = 0; a < 4; a++)
+                split_phases(g + oi * hw + (long)(4 * ty + a) * w, w, len, gband + ((long)oi * 4 + a) * 4 * len);
+        for (int t0 = 0; t0 < tw; t0 += GRAD4_BLOCK) {
+            const int left = tw - t0 < GRAD4_BLOCK ? tw - t0 : GRAD4_BLOCK, vectors = (left + 7) / 8;
+            input_transform4(band, c, len, t0, vectors, v, GRAD4_LD, xv);
+            // dM = A dY A^T, one tile per lane.
+            for (int oi = 0; oi < o; oi++) {
+                const float *rows = gband + (long)oi * 16 * len;
+                for (int k = 0; k < vectors; k++) {
+                    const int t = t0 + 8 * k;
+                    __m256 s[6][4];  // A dY
+                    for (int j = 0; j < 4; j++) {
+                        const long phase = j < 3 ? j + 1 : 0, shift = j < 3 ? 0 : 1;
+                        __m256 d[4], r[6];
+                        for (int a = 0; a < 4; a++) d[a] = _mm256_loadu_ps(rows + (a * 4 + phase) * len + t + shift);
+                        gradient_row(d, r);
+                        for (int a = 0; a < 6; a++) s[a][j] = r[a];
+                    }
+                    for (int a = 0; a < 6; a++) {
+                        __m256 r[6];
+                        gradient_row(s[a], r);
+                        for (int b = 0; b < 6; b++)
+                            _mm256_storeu_ps(dm + (6 * a + b) * xm + (long)oi * GRAD4_LD + 8 * k, r[b]);
+                    }
+                }
+            }
+            // V turned to tiles x channels, then the block's channel sums into dU.
+            for (int xi = 0; xi < 36; xi++)
+                for (int c0 = 0; c0 < c; c0 += 8)
+                    for (int k = 0; k < vectors; k++)
+                        transpose8(v + xi * xv + (long)c0 * GRAD4_LD + 8 * k, GRAD4_LD,
+                                   vt + ((long)xi * GRAD4_BLOCK + 8 * k) * c + c0, c);
+            grad_products(vt, dm, xm, GRAD4_LD, GRAD4_BLOCK, c, o, 36, 8 * vectors, du);
+        }
+    }
+}
+
 #else
 
 long ck_winograd4_conv_scratch(int c, int o, int w) { (void)c; (void)o; (void)w; return 0; }
+long ck_winograd4_weight_gradient_scratch(int c, int o, int w) { (void)c; (void)o; (void)w; return 0; }
+void ck_winograd4_weight_gradient_avx2(const float *x, const float *top, const float *bottom, const float *g,
+                                       int c, int o, int h, int w, int ty0, int ty1, float *du, float *scratch) {
+    (void)x; (void)top; (void)bottom; (void)g; (void)c; (void)o; (void)h; (void)w;
+    (void)ty0; (void)ty1; (void)du; (void)scratch;
+}
 void ck_winograd4_conv_avx2(const float *x, const float *top, const float *bottom, const float *u,
                             int c, int o, int h, int w, int ty0, int ty1, float *out, float *scratch) {
     (void)x; (void)top; (void)bottom; (void)u; (void)c; (void)o; (void)h; (void)w;

@@ -191,29 +191,6 @@ long ck_winograd_weight_gradient_scratch(int c, int o, int w) {
     return (long)c * 8 * len + (long)o * 4 * len + 16L * (c + o) * GRAD_LD + 16L * c * GRAD_BLOCK + 32;
 }
 
-/// Transposes the 8 x 8 floats at `src` (rows `ls` apart) into `dst` (rows `ld` apart).
-__attribute__((target("avx2,fma")))
-static inline void transpose8(const float *src, long ls, float *dst, long ld) {
-    __m256 r[8], t[8];
-    for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(src + i * ls);
-    for (int i = 0; i < 4; i++) {
-        t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-        t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-    }
-    for (int i = 0; i < 2; i++) {
-        for (int j = 0; j < 2; j++) {
-            __m256 a = t[4 * i + j], b = t[4 * i + 2 + j];
-            r[4 * i + 2 * j] = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(1, 0, 1, 0));
-            r[4 * i + 2 * j + 1] = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 2, 3, 2));
-        }
-    }
-    // r[0..3]: columns 0, 1, 2, 3 of rows 0-3 (low half) and columns 4-7 (high half); r[4..7] rows 4-7.
-    for (int i = 0; i < 4; i++) {
-        _mm256_storeu_ps(dst + i * ld, _mm256_permute2f128_ps(r[i], r[4 + i], 0x20));
-        _mm256_storeu_ps(dst + (4 + i) * ld, _mm256_permute2f128_ps(r[i], r[4 + i], 0x31));
-    }
-}
-
 __attribute__((target("avx2,fma")))
 void ck_winograd_weight_gradient_avx2(const float *x, const float *top, const float *bottom, const float *g,
                                       int c, int o, int h, int w, int ty0, int ty1, float *du, float *scratch) {
@@ -272,31 +249,7 @@ void ck_winograd_weight_gradient_avx2(const float *x, const float *top, const fl
                     for (int k = 0; k < vectors; k++)
                         transpose8(v + ((long)xi * c + c0) * GRAD_LD + 8 * k, GRAD_LD,
                                    vt + ((long)xi * GRAD_BLOCK + 8 * k) * c + c0, c);
-            for (int xi = 0; xi < 16; xi++) {
-                const float *mx = dm + (long)xi * o * GRAD_LD, *vx = vt + (long)xi * GRAD_BLOCK * c;
-                float *ux = du + (long)xi * o * c;
-                for (int o0 = 0; o0 < o; o0 += 4) {
-                    for (int c0 = 0; c0 < c; c0 += 16) {
-                        const int pair = c0 + 8 < c;
-                        __m256 acc[4][2];
-                        for (int q = 0; q < 4; q++) acc[q][0] = acc[q][1] = _mm256_setzero_ps();
-                        for (int t = 0; t < tiles; t++) {
-                            __m256 v0 = _mm256_loadu_ps(vx + (long)t * c + c0);
-                            __m256 v1 = pair ? _mm256_loadu_ps(vx + (long)t * c + c0 + 8) : _mm256_setzero_ps();
-                            for (int q = 0; q < 4; q++) {
-                                __m256 b = _mm256_broadcast_ss(mx + (long)(o0 + q) * GRAD_LD + t);
-                                acc[q][0] = _mm256_fmadd_ps(b, v0, acc[q][0]);
-                                acc[q][1] = _mm256_fmadd_ps(b, v1, acc[q][1]);
-                            }
-                        }
-                        for (int q = 0; q < 4; q++) {
-                            float *dst = ux + (long)(o0 + q) * c + c0;
-                            _mm256_storeu_ps(dst, _mm256_add_ps(_mm256_loadu_ps(dst), acc[q][0]));
-                            if (pair) _mm256_storeu_ps(dst + 8, _mm256_add_ps(_mm256_loadu_ps(dst + 8), acc[q][1]));
-                        }
-                    }
-                }
-            }
+            grad_products(vt, dm, (long)o * GRAD_LD, GRAD_LD, GRAD_BLOCK, c, o, 16, tiles, du);
         }
     }
 }

@@ -31,13 +31,16 @@ struct ThreadsOption: ParsableArguments {
 struct ConvolutionOption: ParsableArguments {
     enum Algorithm: String, ExpressibleByArgument, CaseIterable { case auto, unfused, im2col }
 
-    @Option(help: "3x3 convolution kernels: auto (where the CPU has AVX2 and FMA, Winograd with transforms and products fused in one kernel, F(4x4,3x3) up to 128 input channels and F(2x2,3x3) up to 256; F(2x2,3x3) on sgemm or im2col elsewhere), unfused (the same without the fused kernels) or im2col.")
+    @Option(help: "3x3 convolution kernels: auto (where the CPU has AVX2 and FMA, Winograd with transforms and products fused in one kernel, F(4x4,3x3) up to 128 channels and F(2x2,3x3) up to 256 (weight gradients: F(4x4,3x3) up to 128, F(2x2,3x3) up to 32); F(2x2,3x3) on sgemm or im2col elsewhere), unfused (the same without the fused kernels) or im2col.")
     var conv: Algorithm = .auto
 
     /// Sets the kernels' switches in this process.
     func apply() {
         if conv == .im2col { Tensor.winogradMinChannels = Int.max }
-        if conv != .auto { (Tensor.fusedWinogradMaxChannels, Tensor.fusedWeightGradientMaxChannels) = (0, 0) }
+        if conv != .auto {
+            (Tensor.fusedWinogradMaxChannels, Tensor.fusedWeightGradientMaxChannels) = (0, 0)
+            Tensor.fusedWeightGradient4MaxChannels = 0
+        }
     }
 }
 

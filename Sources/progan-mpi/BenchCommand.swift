@@ -36,6 +36,9 @@ struct BenchCommand: ParsableCommand {
     var scratchFloats = Tensor.im2colBudget
     @Option(help: ArgumentHelp("Most input channels for the fused Winograd F(4x4,3x3) kernel (0: off).", visibility: .hidden))
     var fused4MaxChannels = Tensor.fusedWinograd4MaxChannels
+    @Option(help: ArgumentHelp("Most input and output channels for the fused Winograd F(4x4,3x3) weight gradient (0: off).",
+                               visibility: .hidden))
+    var fusedWeight4MaxChannels = Tensor.fusedWeightGradient4MaxChannels
     @Flag(help: "Print one JSON object to stdout instead of the report.") var json = false
 
     /// The flags of this command alone; the benchmark's own options are checked by
@@ -48,6 +51,7 @@ struct BenchCommand: ParsableCommand {
         threads.apply()
         convolution.apply()
         Tensor.fusedWinograd4MaxChannels = fused4MaxChannels
+        Tensor.fusedWeightGradient4MaxChannels = fusedWeight4MaxChannels
         Tensor.im2colBudget = scratchFloats
         let (group, mpi) = try launchProcessGroup()
         let isRoot = group.rank == 0

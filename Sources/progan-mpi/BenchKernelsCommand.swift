@@ -41,6 +41,9 @@ struct BenchKernelsCommand: ParsableCommand {
     @Option(help: "Most input and output channels for the fused Winograd weight gradient (0: off).")
     var fusedWeightMaxChannels = Tensor.fusedWeightGradientMaxChannels
 
+    @Option(help: "Most input and output channels for the fused Winograd F(4x4,3x3) weight gradient (0: off).")
+    var fusedWeight4MaxChannels = Tensor.fusedWeightGradient4MaxChannels
+
     @Option(help: "Most floats of convolution scratch (im2col columns, Winograd buffers) before chunking.")
     var scratchFloats = Tensor.im2colBudget
 
@@ -80,6 +83,7 @@ struct BenchKernelsCommand: ParsableCommand {
         Tensor.winogradMinChannels = winogradMinChannels
         Tensor.fusedWinogradMaxChannels = fusedMaxChannels
         Tensor.fusedWeightGradientMaxChannels = fusedWeightMaxChannels
+        Tensor.fusedWeightGradient4MaxChannels = fusedWeight4MaxChannels
         Tensor.fusedWinograd4MaxChannels = fused4MaxChannels
         Tensor.im2colBudget = scratchFloats
         let (n, c, o, hw, k) = (batch, channels, channels, size * size, 3)

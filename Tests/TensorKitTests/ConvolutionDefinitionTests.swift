@@ -16,6 +16,7 @@ final class ConvolutionDefinitionTests: XCTestCase {
         Tensor.fusedWinogradMaxChannels = 256
         Tensor.fusedWeightGradientMaxChannels = 32
         Tensor.fusedWinograd4MaxChannels = 128
+        Tensor.fusedWeightGradient4MaxChannels = 128
     }
 
     /// im2col + sgemm against the definition, each output within its float32 rounding bound:
@@ -189,6 +190,46 @@ final class ConvolutionDefinitionTests: XCTestCase {
             Tensor.fusedWinograd4MaxChannels = 0
             XCTAssertNotEqual(Tensor.conv2d(x, w).data, y.data, "\(s): F(4x4) did not run")
             Tensor.fusedWinograd4MaxChannels = 128
+        }
+    }
+
+    /// The fused F(4x4, 3x3) weight gradient against the definition within its own rounding bound:
+    /// one block of 8 tiles (32 wide), a block and a partial one with a scalar tail in the phase
+    /// split (168: 42 tiles), 8, 16, 24 and 128 input channels (one vector, a pair, a pair and
+    /// one), several samples and tile rows cut into parts; 2 and 3 threads give the same bits; it
+    /// is not F(2x2)'s result; and in the smallest case an output off by 1% of the direct sum's
+    /// |terms| is caught.
+    func testFusedWinograd4WeightGradientMatchesTheDefinition() throws {
+        try XCTSkipUnless(CPUFeatures.current.avx2FMA, "the fused kernel needs AVX2 and FMA")
+        let cases: [(n: Int, c: Int, o: Int, h: Int, w: Int)] = [
+            (1, 8, 4, 4, 32), (2, 24, 12, 8, 168), (3, 16, 8, 12, 32), (1, 128, 4, 4, 32), (1, 8, 128, 4, 32),
+        ]
+        for (index, s) in cases.enumerated() {
+            let x = TestTensors.normal([s.n, s.c, s.h, s.w], seed: UInt64(800 + index))
+            let g = TestTensors.normal([s.n, s.o, s.h, s.w], seed: UInt64(830 + index))
+            var reference = ConvolutionReference.conv2dWeightGradient(x, g, kernel: 3)
+            let direct = reference.magnitude
+            reference.magnitude = ConvolutionReference.winogradWeightGradientMagnitude(x, g, outputTile: 4)
+            XCTAssertTrue(zip(reference.magnitude, direct).allSatisfy { $0 >= $1 * (1 - 1e-12) },
+                          "the expansion's |terms| cover the direct sum's")
+            let roundings = ConvolutionReference.winograd4WeightGradientRoundings(tiles: s.n * s.h * s.w / 16)
+            let dw = Tensor.conv2dWeightGradient(x, g, kernel: 3)
+            assertWithinRoundingBound(dw.data, reference, roundings: roundings, referenceRoundings: s.n * s.h * s.w, "\(s)")
+            for t in [2, 3] {
+                Parallel.threads = t
+                XCTAssertEqual(Tensor.conv2dWeightGradient(x, g, kernel: 3).data, dw.data, "\(s), \(t) threads")
+            }
+            Parallel.threads = 1
+            Tensor.fusedWeightGradient4MaxChannels = 0
+            XCTAssertNotEqual(Tensor.conv2dWeightGradient(x, g, kernel: 3).data, dw.data, "\(s): F(4x4) did not run")
+            Tensor.fusedWeightGradient4MaxChannels = 128
+            guard index == 0 else { continue }
+            // One sample, 4 rows: an output off by 1% of its |terms| is outside the bound.
+            var wrong = dw
+            let i = wrong.count / 2
+            wrong.data[i] += Float(0.01 * direct[i])
+            XCTAssertNotNil(roundingBoundViolation(wrong.data, reference, roundings: roundings),
+                            "\(s): the bound lets a 1% wrong output through")
         }
     }
 

@@ -23,6 +23,7 @@ final class HaloConvolutionDefinitionTests: XCTestCase {
         Tensor.fusedWinogradMaxChannels = 256
         Tensor.fusedWeightGradientMaxChannels = 32
         Tensor.fusedWinograd4MaxChannels = 128
+        Tensor.fusedWeightGradient4MaxChannels = 128
     }
 
     /// (N, C, O, H, W, k)
@@ -154,12 +155,14 @@ final class HaloConvolutionDefinitionTests: XCTestCase {
         for (index, s) in cases.enumerated() { assertWinogradMatches(s, seed: UInt64(500 + 10 * index), budget: 4 << 20) }
     }
 
-    /// The fused F(4x4, 3x3) kernel with halos on either side. Its tiles start at x's first row
-    /// and read one row above and below, so they are the tiles of the stack with 3 more zero rows
-    /// either side ([0 0 0; top; x; bottom; 0 0 0]) from its second tile row on.
+    /// The fused F(4x4, 3x3) kernels with halos on either side. Their tiles start at x's first
+    /// row and read one row above and below, so they are the tiles of the stack with 3 more zero
+    /// rows either side ([0 0 0; top; x; bottom; 0 0 0]) from its second tile row on (the
+    /// gradient's tiles there are zero). The weight gradient takes F(4x4) where C is a multiple
+    /// of 8.
     func testFusedWinograd4MatchesTheDefinition() throws {
         try XCTSkipUnless(CPUFeatures.current.avx2FMA, "the fused kernel needs AVX2 and FMA")
-        let cases: [(n: Int, c: Int, o: Int, h: Int, w: Int)] = [(2, 5, 8, 4, 36), (1, 16, 4, 8, 32)]
+        let cases: [(n: Int, c: Int, o: Int, h: Int, w: Int)] = [(2, 5, 8, 4, 36), (1, 16, 4, 8, 32), (2, 8, 8, 4, 36)]
         for (index, s) in cases.enumerated() {
             let t = inputs((s.n, s.c, s.o, s.h, s.w, 3), seed: UInt64(800 + 10 * index))
             for (hasTop, hasBottom) in sides {
@@ -173,6 +176,18 @@ final class HaloConvolutionDefinitionTests: XCTestCase {
                 assertWithinRoundingBound(Tensor.conv2d(t.x, t.w, top: top, bottom: bottom).data, forward,
                                           roundings: ConvolutionReference.winograd4Roundings(channels: s.c),
                                           referenceRoundings: 9 * s.c, what)
+                guard s.c % 8 == 0 else { continue }
+                var gradient = weightReference(t.x, t.g, top, bottom, k: 3)
+                gradient.magnitude = ConvolutionReference.winogradWeightGradientMagnitude(
+                    widened, t.g.embedded(axis: 2, start: 4, total: s.h + 8), outputTile: 4)
+                let dw = Tensor.conv2dWeightGradient(t.x, t.g, kernel: 3, top: top, bottom: bottom)
+                assertWithinRoundingBound(dw.data, gradient,
+                                          roundings: ConvolutionReference.winograd4WeightGradientRoundings(tiles: s.n * s.h * s.w / 16),
+                                          referenceRoundings: s.n * (s.h + 2) * s.w, "\(what), weight gradient")
+                Tensor.fusedWeightGradient4MaxChannels = 0
+                XCTAssertNotEqual(Tensor.conv2dWeightGradient(t.x, t.g, kernel: 3, top: top, bottom: bottom).data, dw.data,
+                                  "\(what): the F(4x4) weight gradient did not run")
+                Tensor.fusedWeightGradient4MaxChannels = 128
             }
         }
     }

@@ -88,6 +88,12 @@ public enum ConvolutionReference {
     /// input transform 2, the dot product over tiles, `G^T dU G` 4.
     public static func winogradWeightGradientRoundings(tiles: Int) -> Int { 2 + 2 + tiles + 4 }
 
+    /// The same for CKernels' F(4x4, 3x3) weight gradient over `tiles` tiles (N H W / 16):
+    /// `A dY A^T` 4 (2 a dimension, with FMA), input transform 4, the dot product over a part's
+    /// tiles with one addition a block into the part's sums (at most one a tile: `2 tiles`), the
+    /// parts' sum (at most 16), `G^T dU G` in double rounded once (1).
+    public static func winograd4WeightGradientRoundings(tiles: Int) -> Int { 4 + 4 + 2 * tiles + 16 + 1 }
+
     /// Sum of |terms| of each forward output when F(2x2, 3x3) expands it: for output (py, px) of
     /// a tile, `sum_ξ |A^T|[py,ξr] |A^T|[px,ξs] sum_c (|G| |w_oc| |G|^T)[ξ] (|B^T| |d_c| |B|)[ξ]`.
     /// At least the direct sum's (the expanded terms add up to the direct ones), larger by the
@@ -122,29 +128,32 @@ public enum ConvolutionReference {
 
     /// Sum of |terms| of each weight-gradient output in Winograd's expansion:
     /// `sum_ξ |G|[ξr,i] |G|[ξs,j] sum_tiles (|A| |g_o| |A^T|)[ξ] (|B^T| |d_c| |B|)[ξ]`; [O,C,3,3].
-    public static func winogradWeightGradientMagnitude(_ x: Tensor, _ gy: Tensor) -> [Double] {
+    /// `outputTile` 4: the same for F(4x4, 3x3) (H, W multiples of 4).
+    public static func winogradWeightGradientMagnitude(_ x: Tensor, _ gy: Tensor, outputTile mt: Int = 2) -> [Double] {
         let (n, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let o = gy.shape[1]
-        let (th, tw) = (h / 2, wd / 2)
-        let v = inputTransformMagnitudes(x)
-        var dm = [Double](repeating: 0, count: n * o * th * tw * 16)
+        let (th, tw, a) = (h / mt, wd / mt, mt + 2)
+        let (g, at) = mt == 2 ? (g, at) : (g4, at4)
+        let points = a * a
+        let v = inputTransformMagnitudes(x, outputTile: mt)
+        var dm = [Double](repeating: 0, count: n * o * th * tw * points)
         for s in 0..<n { for oi in 0..<o { for ty in 0..<th { for tx in 0..<tw {
-            let base = (((s * o + oi) * th + ty) * tw + tx) * 16
-            for py in 0..<2 { for px in 0..<2 {
-                let a = abs(Double(gy.data[((s * o + oi) * h + 2 * ty + py) * wd + 2 * tx + px]))
-                for r in 0..<4 { for q in 0..<4 { dm[base + 4 * r + q] += abs(at[py][r]) * abs(at[px][q]) * a } }
+            let base = (((s * o + oi) * th + ty) * tw + tx) * points
+            for py in 0..<mt { for px in 0..<mt {
+                let d = abs(Double(gy.data[((s * o + oi) * h + mt * ty + py) * wd + mt * tx + px]))
+                for r in 0..<a { for q in 0..<a { dm[base + a * r + q] += abs(at[py][r]) * abs(at[px][q]) * d } }
             } }
         } } } }
         var out = [Double](repeating: 0, count: o * c * 9)
         for oi in 0..<o { for ci in 0..<c {
-            var du = [Double](repeating: 0, count: 16)
+            var du = [Double](repeating: 0, count: points)
             for s in 0..<n { for t in 0..<(th * tw) {
-                let (mb, vb) = (((s * o + oi) * th * tw + t) * 16, ((s * c + ci) * th * tw + t) * 16)
-                for e in 0..<16 { du[e] += dm[mb + e] * v[vb + e] }
+                let (mb, vb) = (((s * o + oi) * th * tw + t) * points, ((s * c + ci) * th * tw + t) * points)
+                for e in 0..<points { du[e] += dm[mb + e] * v[vb + e] }
             } }
             for i in 0..<3 { for j in 0..<3 {
                 var t = 0.0
-                for r in 0..<4 { for q in 0..<4 { t += abs(g[r][i]) * abs(g[q][j]) * du[4 * r + q] } }
+                for r in 0..<a { for q in 0..<a { t += abs(g[r][i]) * abs(g[q][j]) * du[a * r + q] } }
                 out[(oi * c + ci) * 9 + 3 * i + j] = t
             } }
         } }

@@ -49,6 +49,19 @@ long ck_winograd_weight_gradient_scratch(int c, int o, int w);
 void ck_winograd_weight_gradient_avx2(const float *x, const float *top, const float *bottom, const float *g,
                                       int c, int o, int h, int w, int ty0, int ty1, float *du, float *scratch);
 
+/// Floats of scratch `ck_winograd4_weight_gradient_avx2` needs.
+long ck_winograd4_weight_gradient_scratch(int c, int o, int w);
+
+/// `ck_winograd_weight_gradient_avx2` by F(4x4, 3x3): tile rows `ty0..<ty1` of 4 rows each add
+/// their `dM[ξ][o][t] V[ξ][c][t]` (36 points; `dM = A dY A^T`, `V = B^T d B`) to `du` [36, O, C].
+/// `c` a multiple of 8, `o` of 4, `h` and `w` of 4.
+void ck_winograd4_weight_gradient_avx2(const float *x, const float *top, const float *bottom, const float *g,
+                                       int c, int o, int h, int w, int ty0, int ty1, float *du, float *scratch);
+
+/// `G^T dU G` of F(4x4, 3x3) for every (o, c), in double and rounded once: `du` [36, pairs] ->
+/// `out` [pairs, 3, 3] (the adjoint of `ck_winograd4_kernel`).
+void ck_winograd4_kernel_gradient(const float *du, long pairs, float *out);
+
 #ifdef __cplusplus
 }
 #endif
