@@ -1,21 +1,25 @@
 import TensorKit
 
-// Resampling and channel layout. Nearest 2x upsampling and 2x2 average pooling are adjoint up to a
-// factor 4; narrowing and embedding (zero padding) are exact adjoints; concat's rule narrows.
+// Resampling and channel layout. Nearest 2x upsampling and 2x2 pooling with the same scale are
+// exact adjoints (average pooling is the scale 1/4); narrowing and embedding (zero padding) are
+// exact adjoints; concat's rule narrows.
 
 extension Var {
-    /// Nearest-neighbour 2x upsampling [N,C,H,W] -> [N,C,2H,2W]; backward is 4 x average pooling.
-    public func upsample2x() throws -> Var {
+    /// Nearest-neighbour 2x upsampling [N,C,H,W] -> [N,C,2H,2W], times `scale` (1 by default).
+    /// Backward is 2x2 pooling with the same scale: the sum of the four gradients (times 1), in
+    /// one pass rather than an average and a second pass that multiplies it by 4.
+    public func upsample2x(scale: Float = 1) throws -> Var {
         guard shape.count == 4 else { throw ShapeError("upsample2x", "NCHW input expected, got \(shape)") }
-        return Var.op(value.upsampled2x(), [self]) { _, g, _ in [try g.avgPool2x() * 4] }
+        return Var.op(value.upsampled2x(scale: scale), [self]) { _, g, _ in [try g.avgPool2x(scale: scale)] }
     }
 
-    /// 2x2 average pooling [N,C,H,W] -> [N,C,H/2,W/2]; backward is upsampling / 4.
-    public func avgPool2x() throws -> Var {
+    /// 2x2 pooling [N,C,H,W] -> [N,C,H/2,W/2], each output `scale` times the sum of its four
+    /// inputs (0.25 by default: their average). Backward is upsampling with the same scale.
+    public func avgPool2x(scale: Float = 0.25) throws -> Var {
         guard shape.count == 4, shape[2] % 2 == 0, shape[3] % 2 == 0 else {
             throw ShapeError("avgPool2x", "NCHW input with even height and width expected, got \(shape)")
         }
-        return Var.op(value.avgPooled2x(), [self]) { _, g, _ in [try g.upsample2x() * 0.25] }
+        return Var.op(value.avgPooled2x(scale: scale), [self]) { _, g, _ in [try g.upsample2x(scale: scale)] }
     }
 
     /// Elements `start..<start+length` along `axis`.

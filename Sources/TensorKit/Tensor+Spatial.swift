@@ -1,8 +1,11 @@
 /// Resampling and layout kernels for NCHW tensors and channel concatenation.
 
 extension Tensor {
-    /// Nearest-neighbour 2x upsampling: [N,C,H,W] -> [N,C,2H,2W].
-    public func upsampled2x() -> Tensor {
+    /// Nearest-neighbour 2x upsampling times `scale`: [N,C,H,W] -> [N,C,2H,2W], each output
+    /// `scale * x` of its source pixel x. The adjoint of `avgPooled2x(scale:)` with the same
+    /// scale; a gradient rule that scales pays no second pass over the output for it.
+    /// - Parameter scale: 1 (the default) copies.
+    public func upsampled2x(scale: Float = 1) -> Tensor {
         require(rank == 4, "upsampled2x: NCHW tensor expected, got \(shape)")
         let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
         var out = [Float](repeating: 0, count: count * 4)
@@ -15,7 +18,7 @@ extension Tensor {
                     for y in 0..<h {
                         let row0 = dst + (2 * y) * 2 * w
                         for x in 0..<w {
-                            let v = a[src + y * w + x]
+                            let v = scale * a[src + y * w + x]
                             r[row0 + 2 * x] = v; r[row0 + 2 * x + 1] = v
                         }
                         for x in 0..<(2 * w) { r[row0 + 2 * w + x] = r[row0 + x] }
@@ -26,8 +29,10 @@ extension Tensor {
         return Tensor(shape: [n, c, 2 * h, 2 * w], data: out)
     }
 
-    /// 2x2 average pooling: [N,C,H,W] -> [N,C,H/2,W/2] (H and W even).
-    public func avgPooled2x() -> Tensor {
+    /// 2x2 pooling: [N,C,H,W] -> [N,C,H/2,W/2] (H and W even), each output `scale` times the sum
+    /// of its four inputs. The adjoint of `upsampled2x(scale:)` with the same scale.
+    /// - Parameter scale: 0.25 (the default) averages.
+    public func avgPooled2x(scale: Float = 0.25) -> Tensor {
         require(rank == 4 && shape[2] % 2 == 0 && shape[3] % 2 == 0, "avgPooled2x: NCHW with even H, W expected, got \(shape)")
         let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
         let (ho, wo) = (h / 2, w / 2)
@@ -41,7 +46,7 @@ extension Tensor {
                     for y in 0..<ho {
                         let s0 = src + 2 * y * w, s1 = s0 + w
                         for x in 0..<wo {
-                            r[dst + y * wo + x] = 0.25 * (a[s0 + 2 * x] + a[s0 + 2 * x + 1] + a[s1 + 2 * x] + a[s1 + 2 * x + 1])
+                            r[dst + y * wo + x] = scale * (a[s0 + 2 * x] + a[s0 + 2 * x + 1] + a[s1 + 2 * x] + a[s1 + 2 * x + 1])
                         }
                     }
                 }

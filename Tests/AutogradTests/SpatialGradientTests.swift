@@ -24,6 +24,39 @@ final class SpatialGradientTests: XCTestCase {
         assertOpGradients([x]) { try $0[0].upsample2x().avgPool2x() }
     }
 
+    /// The rules pool or upsample with their scale in one pass. They give the bits of the
+    /// two-pass rules they replace (average pooling then * 4, upsampling then * 1/4): scaling by
+    /// a power of two is exact unless a result is subnormal, and none is here. Recorded
+    /// (createGraph), a rule is again one of these ops, and the gradient of the gradient is the
+    /// two-pass rules' too.
+    func testResamplingRulesAreTheTwoPassRulesBitForBit() throws {
+        func bits(_ t: Tensor) -> [UInt32] { t.data.map(\.bitPattern) }
+        let x = TestTensors.normal([2, 3, 4, 6], seed: 73)
+        let r = TestTensors.normal([2, 3, 4, 6], seed: 76)
+        typealias Case = (name: String, op: (Var) throws -> Var, seed: Tensor, rule: (Tensor) -> Tensor,
+                          ruleOfRule: (Tensor) -> Tensor)
+        let cases: [Case] = [
+            ("upsample2x", { try $0.upsample2x() }, TestTensors.normal([2, 3, 8, 12], seed: 74),
+             { $0.avgPooled2x() * 4 }, { ($0 * 4).upsampled2x() * 0.25 }),
+            ("avgPool2x", { try $0.avgPool2x() }, TestTensors.normal([2, 3, 2, 3], seed: 75),
+             { $0.upsampled2x() * 0.25 }, { ($0 * 0.25).avgPooled2x() * 4 }),
+        ]
+        for c in cases {
+            let xv = Var(x, requiresGrad: true)
+            let plain = try gradients(of: c.op(xv), wrt: [xv], seed: Var(c.seed))[0]
+            XCTAssertEqual(bits(plain.value), bits(c.rule(c.seed)), c.name)
+            // Recorded: the gradient as a function of the seed, differentiated again.
+            let s = Var(c.seed, requiresGrad: true)
+            let recorded = try gradients(of: c.op(xv), wrt: [xv], seed: s, createGraph: true)[0]
+            XCTAssertEqual(bits(recorded.value), bits(plain.value), "\(c.name), recorded")
+            let second = try gradients(of: recorded, wrt: [s], seed: Var(r))[0]
+            XCTAssertEqual(bits(second.value), bits(c.ruleOfRule(r)), "\(c.name), rule of the rule")
+        }
+        // No sum of four is below 4 x the least normal float, where 1/4 of it would round.
+        let sums = x.avgPooled2x(scale: 1).data + r.avgPooled2x(scale: 1).data + cases[0].seed.avgPooled2x(scale: 1).data
+        XCTAssertTrue(sums.allSatisfy { $0 == 0 || abs($0) >= 4 * Float.leastNormalMagnitude })
+    }
+
     func testNarrow() throws {
         let x = TestTensors.normal([3, 4, 2, 2], seed: 64)
         for (axis, start, length) in [(0, 1, 2), (1, 0, 1), (1, 3, 1), (3, 1, 1), (2, 0, 2)] {

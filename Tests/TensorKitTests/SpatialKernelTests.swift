@@ -22,6 +22,23 @@ final class SpatialKernelTests: XCTestCase {
         assertClose(z.upsampled2x().avgPooled2x(), z)
     }
 
+    /// A scale applied in the pass gives the bits of scaling the result in a second pass (the
+    /// gradient rules' former form): 4 and 1/4 are powers of two, and scaling by them is exact
+    /// unless a result is subnormal, which none is here. The defaults are unchanged.
+    func testScaledResamplingIsTheScaledResultBitForBit() {
+        func bits(_ t: Tensor) -> [UInt32] { t.data.map(\.bitPattern) }
+        let a = Tensor(shape: [1, 1, 2, 4], data: [1, 2, 3, 4, 5, 6, 7, 8])
+        assertClose(a.avgPooled2x(scale: 1), shape: [1, 1, 1, 2], [14, 22], rtol: 0, atol: 0)
+        assertClose(Tensor(shape: [1, 1, 1, 2], data: [1, -2]).upsampled2x(scale: 0.25), shape: [1, 1, 2, 4],
+                    [0.25, 0.25, -0.5, -0.5, 0.25, 0.25, -0.5, -0.5], rtol: 0, atol: 0)
+        let x = TestTensors.normal([2, 3, 4, 6], seed: 2)
+        XCTAssertTrue(x.avgPooled2x(scale: 1).data.allSatisfy { $0 == 0 || abs($0) >= 4 * Float.leastNormalMagnitude })
+        XCTAssertEqual(bits(x.avgPooled2x(scale: 1)), bits(x.avgPooled2x() * 4))
+        XCTAssertEqual(bits(x.upsampled2x(scale: 0.25)), bits(x.upsampled2x() * 0.25))
+        XCTAssertEqual(bits(x.avgPooled2x(scale: 0.25)), bits(x.avgPooled2x()))
+        XCTAssertEqual(bits(x.upsampled2x(scale: 1)), bits(x.upsampled2x()))
+    }
+
     func testConcat() {
         let a = Tensor(shape: [2, 1], data: [1, 2]), b = Tensor(shape: [2, 2], data: [3, 4, 5, 6])
         assertClose(Tensor.concat([a, b], axis: 1), shape: [2, 3], [1, 3, 4, 2, 5, 6])
