@@ -9,8 +9,15 @@ extension Var {
         guard Tensor.broadcastShape(shape, self.shape) == self.shape else {
             throw ShapeError("sum(to:)", "\(self.shape) cannot be reduced to \(shape)")
         }
+        return summed(to: shape, value: value.sum(to: shape))
+    }
+
+    /// The node `sum(to: shape)` makes, for a `value` its caller has computed (a fused kernel that
+    /// sums while it writes this tensor): the same rule, so a recorded graph is the same.
+    func summed(to shape: [Int], value: Tensor) -> Var {
+        if shape == self.shape { return self }
         let from = self.shape
-        return Var.op(value.sum(to: shape), [self]) { _, g, _ in [try g.expand(to: from)] }
+        return Var.op(value, [self]) { _, g, _ in [try g.expand(to: from)] }
     }
 
     /// Broadcasts up to `shape` (copying).

@@ -95,7 +95,7 @@ extension Var {
 
     /// `leakyReLU(conv2d(x, w) + b)` on a slab, as `slabConv2d`: bias and activation are
     /// pointwise, so the rules are `slabConv2d`'s on the upstream gradient masked by the output's
-    /// sign, and the bias gradient its sum over N, h and W.
+    /// sign, and the bias gradient its sum over N, h and W (summed in the pass that masks).
     public static func slabConv2dBiasLeakyReLU(_ x: Var, _ w: Var, _ b: Var, slope: Float,
                                                _ comm: Collective, above: Int?, below: Int?) throws -> Var {
         try checkSlab(x, w, "slabConv2dBiasLeakyReLU")
@@ -103,14 +103,12 @@ extension Var {
         guard b.shape == [w.shape[0]] else {
             throw ShapeError("slabConv2dBiasLeakyReLU", "bias \(b.shape) does not fit weight \(w.shape)")
         }
-        let o = w.shape[0]
         let halo = try x.haloRows(comm, above: above, below: below)
         var y = Tensor.conv2d(x.value, w.value, top: halo.top.value, bottom: halo.bottom.value)
         addBiasLeakyReLU(&y, b.value, slope: slope)
         return Var.op(y, [x, w, b]) { node, g, needs in
-            let gm = try g.leakyReLUMasked(by: node.value, slope: slope)
-            return try slabRules(x, w, halo, gm, comm, above: above, below: below, [needs[0], needs[1]])
-                + [needs[2] ? try gm.sum(to: [1, o, 1, 1]).reshape([o]) : nil]
+            let (gm, gb) = try maskedGradients(g, by: node.value, slope: slope, needsBias: needs[2])
+            return try slabRules(x, w, halo, gm, comm, above: above, below: below, [needs[0], needs[1]]) + [gb]
         }
     }
 
