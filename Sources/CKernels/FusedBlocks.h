@@ -8,31 +8,52 @@
 /// Tiles a block of the forward kernels holds: two vectors of 8, one tile per lane.
 enum { FUSED_BLOCK = 16 };
 
-/// `M[ξ][q] = sum_c U[ξ][o0 + q][c] V[ξ][c]` for 4 output channels and the block's 16 tiles, for
-/// each of `points` transform points ξ: V [points][C][16] (point ξ at `v + ξ xs`), U [points][O][C],
-/// M [points][4][16].
-/// 4 x 2 accumulators: per channel 2 loads of V and 4 broadcasts of U feed 8 FMAs.
-__attribute__((target("avx2,fma")))
-static inline void block_products(const float *v, long xs, const float *u, int c, int o, int o0, int points, float *m) {
+/// Output channels the forward kernels' products take at once (fewer for the last group).
+enum { FUSED_GROUP = 6 };
+
+/// `M[ξ][q] = sum_c U[ξ][o0 + q][c] V[ξ][c]` for `nq` output channels (6, 4 or 2) and the block's
+/// 16 tiles, for each of `points` transform points ξ: V [points][C][16] (point ξ at `v + ξ xs`),
+/// U [points][O][C], M [points][FUSED_GROUP][16]. The channel sum runs c = 0, 1, ... with FMA
+/// whatever `nq` is. With 6 channels, 12 accumulators: per channel 2 loads of V and 6 broadcasts
+/// of U feed 12 FMAs, enough independent chains to cover the FMA latency with loads to spare
+/// (4 channels gave 8, which left the FMA units waiting).
+__attribute__((target("avx2,fma"), always_inline))
+static inline void block_products_n(const float *v, long xs, const float *u, int c, int o, int o0, int points,
+                                    float *m, const int nq) {
     for (int xi = 0; xi < points; xi++) {
-        __m256 acc[4][2];
-        for (int q = 0; q < 4; q++) acc[q][0] = acc[q][1] = _mm256_setzero_ps();
+        __m256 acc[FUSED_GROUP][2];
+        for (int q = 0; q < nq; q++) acc[q][0] = acc[q][1] = _mm256_setzero_ps();
         const float *vx = v + xi * xs;
         const float *ux = u + ((long)xi * o + o0) * c;
         for (int ci = 0; ci < c; ci++) {
             __m256 v0 = _mm256_loadu_ps(vx + ci * FUSED_BLOCK), v1 = _mm256_loadu_ps(vx + ci * FUSED_BLOCK + 8);
-            for (int q = 0; q < 4; q++) {
+            for (int q = 0; q < nq; q++) {
                 __m256 b = _mm256_broadcast_ss(ux + (long)q * c + ci);
                 acc[q][0] = _mm256_fmadd_ps(b, v0, acc[q][0]);
                 acc[q][1] = _mm256_fmadd_ps(b, v1, acc[q][1]);
             }
         }
-        for (int q = 0; q < 4; q++) {
-            _mm256_storeu_ps(m + (xi * 4 + q) * FUSED_BLOCK, acc[q][0]);
-            _mm256_storeu_ps(m + (xi * 4 + q) * FUSED_BLOCK + 8, acc[q][1]);
+        for (int q = 0; q < nq; q++) {
+            _mm256_storeu_ps(m + (xi * FUSED_GROUP + q) * FUSED_BLOCK, acc[q][0]);
+            _mm256_storeu_ps(m + (xi * FUSED_GROUP + q) * FUSED_BLOCK + 8, acc[q][1]);
         }
     }
 }
+
+/// `block_products_n` with its channel count a constant in each branch, so that the loops over
+/// the group unroll and the accumulators stay in registers. `nq` is 6, 4 or 2.
+__attribute__((target("avx2,fma")))
+static inline void block_products(const float *v, long xs, const float *u, int c, int o, int o0, int points,
+                                  float *m, int nq) {
+    switch (nq) {
+    case 6: block_products_n(v, xs, u, c, o, o0, points, m, 6); break;
+    case 4: block_products_n(v, xs, u, c, o, o0, points, m, 4); break;
+    default: block_products_n(v, xs, u, c, o, o0, points, m, 2); break;
+    }
+}
+
+/// The size of the group of output channels from `o0` (`o` a multiple of 2): 6, or what is left.
+static inline int fused_group(int o, int o0) { return o - o0 < FUSED_GROUP ? o - o0 : FUSED_GROUP; }
 
 /// Transposes the 8 x 8 floats at `src` (rows `ls` apart) into `dst` (rows `ld` apart).
 __attribute__((target("avx2,fma")))
@@ -61,7 +82,8 @@ static inline void transpose8(const float *src, long ls, float *dst, long ld) {
 /// vectors across 8 input channels: V as [points][block][C] (`vt`, tiles by channels), dM rows
 /// `ld` floats long with points `xm` apart, dU [points][O][C]. For 4 output channels and 16 input
 /// channels 8 accumulators; per tile 2 loads of V and 4 broadcasts of dM feed 8 FMAs, and the
-/// sums go to memory once a call. `c` a multiple of 8, `o` of 4.
+/// sums go to memory once a call. `c` a multiple of 8, `o` of 4. (Groups of 6 output channels,
+/// which speed the forward kernels' products, measured slower here at 16, 64 and 128 channels.)
 __attribute__((target("avx2,fma")))
 static inline void grad_products(const float *vt, const float *dm, long xm, long ld, int block, int c, int o,
                                  int points, int tiles, float *du) {

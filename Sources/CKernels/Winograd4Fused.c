@@ -87,7 +87,7 @@ static long phase_length(int w, int block) {
 
 long ck_winograd4_conv_scratch(int c, int o, int w) {
     (void)o;
-    return (long)c * 24 * phase_length(w, FUSED_BLOCK) + 36L * point_stride(c) + 36L * 4 * FUSED_BLOCK + 32;
+    return (long)c * 24 * phase_length(w, FUSED_BLOCK) + 36L * point_stride(c) + 36L * FUSED_GROUP * FUSED_BLOCK + 32;
 }
 
 long ck_winograd4_weight_gradient_scratch(int c, int o, int w) {
@@ -227,7 +227,7 @@ void ck_winograd4_conv_avx2(const float *x, const float *top, const float *botto
     float *band = scratch;                  // [C][6 rows][4 phases][len]
     const long xs = point_stride(c);
     float *v = band + (long)c * 24 * len;   // [36][C][FUSED_BLOCK], points xs apart
-    float *m = v + 36L * xs;                // [36][4][FUSED_BLOCK]
+    float *m = v + 36L * xs;                // [36][FUSED_GROUP][FUSED_BLOCK]
     for (int ty = ty0; ty < ty1; ty++) {
         fill_band4(x, top, bottom, c, h, w, ty, len, band);
         for (int t0 = 0; t0 < tw; t0 += FUSED_BLOCK) {
@@ -235,10 +235,11 @@ void ck_winograd4_conv_avx2(const float *x, const float *top, const float *botto
             input_transform4(band, c, len, t0, FUSED_BLOCK / 8, v, FUSED_BLOCK, xs);
             const int valid0 = tw - t0 < 8 ? tw - t0 : 8;
             const int valid1 = tw - t0 - 8 < 0 ? 0 : (tw - t0 - 8 < 8 ? tw - t0 - 8 : 8);
-            for (int o0 = 0; o0 < o; o0 += 4) {
-                block_products(v, xs, u, c, o, o0, 36, m);
+            for (int o0 = 0, nq; o0 < o; o0 += nq) {
+                nq = fused_group(o, o0);
+                block_products(v, xs, u, c, o, o0, 36, m, nq);
                 // Y = A^T M A, each tile's 4x4 outputs into rows 4 ty ..< 4 ty + 4.
-                for (int q = 0; q < 4; q++) {
+                for (int q = 0; q < nq; q++) {
                     float *row0 = out + (o0 + q) * hw + (long)(4 * ty) * w;
                     for (int half = 0; half < 2; half++) {
                         const int valid = half == 0 ? valid0 : valid1;
@@ -247,7 +248,7 @@ void ck_winograd4_conv_avx2(const float *x, const float *top, const float *botto
                         for (int b = 0; b < 6; b++) {
                             __m256 col[6], y[4];
                             for (int a = 0; a < 6; a++)
-                                col[a] = _mm256_loadu_ps(m + ((6 * a + b) * 4 + q) * FUSED_BLOCK + 8 * half);
+                                col[a] = _mm256_loadu_ps(m + ((6 * a + b) * FUSED_GROUP + q) * FUSED_BLOCK + 8 * half);
                             output_row(col, y);
                             for (int i = 0; i < 4; i++) p[i][b] = y[i];
                         }

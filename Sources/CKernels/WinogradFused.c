@@ -35,7 +35,7 @@ static long band_length(int w, int block) {
 
 long ck_winograd_conv_scratch(int c, int o, int w) {
     (void)o;
-    return (long)c * 8 * band_length(w, FUSED_BLOCK) + 16L * point_stride(c) + 16L * 4 * FUSED_BLOCK + 32;
+    return (long)c * 8 * band_length(w, FUSED_BLOCK) + 16L * point_stride(c) + 16L * FUSED_GROUP * FUSED_BLOCK + 32;
 }
 
 /// Splits one padded input row into its even and odd columns: with `p[q]` the row shifted right
@@ -145,7 +145,7 @@ void ck_winograd_conv_avx2(const float *x, const float *top, const float *bottom
     float *band = scratch;                     // [C][4 rows][even, odd][len]
     const long xs = point_stride(c);
     float *v = band + (long)c * 8 * len;       // [16][C][FUSED_BLOCK], points xs apart
-    float *m = v + 16L * xs;                   // [16][4][FUSED_BLOCK]
+    float *m = v + 16L * xs;                   // [16][FUSED_GROUP][FUSED_BLOCK]
     for (int ty = ty0; ty < ty1; ty++) {
         fill_band(x, top, bottom, c, h, w, ty, len, band);
         for (int t0 = 0; t0 < tw; t0 += FUSED_BLOCK) {
@@ -153,17 +153,18 @@ void ck_winograd_conv_avx2(const float *x, const float *top, const float *bottom
             input_transform(band, c, len, t0, FUSED_BLOCK / 8, v, FUSED_BLOCK, xs);
             const int valid0 = tw - t0 < 8 ? tw - t0 : 8;
             const int valid1 = tw - t0 - 8 < 0 ? 0 : (tw - t0 - 8 < 8 ? tw - t0 - 8 : 8);
-            for (int o0 = 0; o0 < o; o0 += 4) {
-                // M[ξ][q] = sum_c U[ξ][o0 + q][c] V[ξ][c] for 4 output channels, 16 tiles.
-                block_products(v, xs, u, c, o, o0, 16, m);
+            for (int o0 = 0, nq; o0 < o; o0 += nq) {
+                // M[ξ][q] = sum_c U[ξ][o0 + q][c] V[ξ][c] for up to 6 output channels, 16 tiles.
+                nq = fused_group(o, o0);
+                block_products(v, xs, u, c, o, o0, 16, m, nq);
                 // Y = A^T M A, each tile's 2x2 outputs into rows 2 ty and 2 ty + 1.
-                for (int q = 0; q < 4; q++) {
+                for (int q = 0; q < nq; q++) {
                     float *row0 = out + (o0 + q) * hw + (long)(2 * ty) * w;
                     for (int half = 0; half < 2; half++) {
                         const int valid = half == 0 ? valid0 : valid1;
                         if (valid <= 0) continue;
                         __m256 mm[16];
-                        for (int xi = 0; xi < 16; xi++) mm[xi] = _mm256_loadu_ps(m + (xi * 4 + q) * FUSED_BLOCK + 8 * half);
+                        for (int xi = 0; xi < 16; xi++) mm[xi] = _mm256_loadu_ps(m + (xi * FUSED_GROUP + q) * FUSED_BLOCK + 8 * half);
                         __m256 p00 = _mm256_add_ps(_mm256_add_ps(mm[0], mm[4]), mm[8]);
                         __m256 p10 = _mm256_sub_ps(_mm256_sub_ps(mm[4], mm[8]), mm[12]);
                         __m256 p01 = _mm256_add_ps(_mm256_add_ps(mm[1], mm[5]), mm[9]);
