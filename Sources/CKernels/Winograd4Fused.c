@@ -70,8 +70,11 @@ void ck_winograd4_kernel_gradient(const float *du, long pairs, float *out) {
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 
-/// Tiles a block of the weight gradient holds (its V, dM and transposed V for 36 points stay
-/// within L2 up to 64 channels), and the row length of its V and dM: 8 floats past the block.
+/// Tiles a block of the weight gradient holds, and the row length of its V and dM (8 floats past
+/// the block). Each channel sum runs over the block's 32 tiles in registers between trips to dU;
+/// V, dM and V turned take 36 x 32 floats a channel each (about 1 MB at 64 channels, streamed
+/// through L2). At 256 channels that is too much: the kernel ran 3x slower than sgemm's route
+/// there, so it stops at 128. Other block sizes are not measured yet.
 enum { GRAD4_BLOCK = 32, GRAD4_LD = GRAD4_BLOCK + 8 };
 
 /// Floats between the weight gradient's transform points for `n` channels: 8 past the rows, so
