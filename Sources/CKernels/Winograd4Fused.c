@@ -43,14 +43,15 @@ void ck_winograd4_kernel(const float *w, long pairs, float *u) {
     }
 }
 
-/// G^T dU G for every (o, c), in double and rounded once: [36, pairs] -> [pairs, 3, 3]. The
-/// adjoint of `ck_winograd4_kernel`: the weight gradient from the transformed kernel's.
-void ck_winograd4_kernel_gradient(const float *du, long pairs, float *out) {
+/// G^T dU G for pairs `first ..< first + count` of all `pairs` (o, c), in double and rounded
+/// once: [36, pairs] -> [pairs, 3, 3]. The adjoint of `ck_winograd4_kernel`: the weight
+/// gradient from the transformed kernel's.
+void ck_winograd4_kernel_gradient(const float *du, long pairs, long first, long count, float *out) {
     static const double g[6][3] = {
         {1.0 / 4, 0, 0}, {-1.0 / 6, -1.0 / 6, -1.0 / 6}, {-1.0 / 6, 1.0 / 6, -1.0 / 6},
         {1.0 / 24, 1.0 / 12, 1.0 / 6}, {1.0 / 24, -1.0 / 12, 1.0 / 6}, {0, 0, 1},
     };
-    for (long i = 0; i < pairs; i++) {
+    for (long i = first; i < first + count; i++) {
         double t[6][3];  // dU G
         for (int r = 0; r < 6; r++)
             for (int j = 0; j < 3; j++) {

@@ -58,9 +58,10 @@ long ck_winograd4_weight_gradient_scratch(int c, int o, int w);
 void ck_winograd4_weight_gradient_avx2(const float *x, const float *top, const float *bottom, const float *g,
                                        int c, int o, int h, int w, int ty0, int ty1, float *du, float *scratch);
 
-/// `G^T dU G` of F(4x4, 3x3) for every (o, c), in double and rounded once: `du` [36, pairs] ->
-/// `out` [pairs, 3, 3] (the adjoint of `ck_winograd4_kernel`).
-void ck_winograd4_kernel_gradient(const float *du, long pairs, float *out);
+/// `G^T dU G` of F(4x4, 3x3) for the pairs `first ..< first + count` of all `pairs` (o, c), in
+/// double and rounded once: `du` [36, pairs] -> `out` [pairs, 3, 3] (the adjoint of
+/// `ck_winograd4_kernel`).
+void ck_winograd4_kernel_gradient(const float *du, long pairs, long first, long count, float *out);
 
 #ifdef __cplusplus
 }
