@@ -25,21 +25,24 @@
 #include <stddef.h>
 #include <string.h>
 
+/// F(4x4, 3x3)'s kernel transform G (the header's table), for the kernel and its gradient.
+static const double transform_g[6][3] = {
+    {1.0 / 4, 0, 0}, {-1.0 / 6, -1.0 / 6, -1.0 / 6}, {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+    {1.0 / 24, 1.0 / 12, 1.0 / 6}, {1.0 / 24, -1.0 / 12, 1.0 / 6}, {0, 0, 1},
+};
+
 /// G g G^T for every (o, c), in double and rounded once: [O,C,3,3] -> [36, O, C].
 void ck_winograd4_kernel(const float *w, long pairs, float *u) {
-    static const double g[6][3] = {
-        {1.0 / 4, 0, 0}, {-1.0 / 6, -1.0 / 6, -1.0 / 6}, {-1.0 / 6, 1.0 / 6, -1.0 / 6},
-        {1.0 / 24, 1.0 / 12, 1.0 / 6}, {1.0 / 24, -1.0 / 12, 1.0 / 6}, {0, 0, 1},
-    };
     for (long i = 0; i < pairs; i++) {
         const float *k = w + i * 9;
         double t[6][3];  // G g
         for (int r = 0; r < 6; r++)
             for (int j = 0; j < 3; j++)
-                t[r][j] = g[r][0] * k[j] + g[r][1] * k[3 + j] + g[r][2] * k[6 + j];
+                t[r][j] = transform_g[r][0] * k[j] + transform_g[r][1] * k[3 + j] + transform_g[r][2] * k[6 + j];
         for (int r = 0; r < 6; r++)
             for (int q = 0; q < 6; q++)
-                u[(6 * r + q) * pairs + i] = (float)(t[r][0] * g[q][0] + t[r][1] * g[q][1] + t[r][2] * g[q][2]);
+                u[(6 * r + q) * pairs + i] =
+                    (float)(t[r][0] * transform_g[q][0] + t[r][1] * transform_g[q][1] + t[r][2] * transform_g[q][2]);
     }
 }
 
@@ -47,22 +50,18 @@ void ck_winograd4_kernel(const float *w, long pairs, float *u) {
 /// once: [36, pairs] -> [pairs, 3, 3]. The adjoint of `ck_winograd4_kernel`: the weight
 /// gradient from the transformed kernel's.
 void ck_winograd4_kernel_gradient(const float *du, long pairs, long first, long count, float *out) {
-    static const double g[6][3] = {
-        {1.0 / 4, 0, 0}, {-1.0 / 6, -1.0 / 6, -1.0 / 6}, {-1.0 / 6, 1.0 / 6, -1.0 / 6},
-        {1.0 / 24, 1.0 / 12, 1.0 / 6}, {1.0 / 24, -1.0 / 12, 1.0 / 6}, {0, 0, 1},
-    };
     for (long i = first; i < first + count; i++) {
         double t[6][3];  // dU G
         for (int r = 0; r < 6; r++)
             for (int j = 0; j < 3; j++) {
                 double sum = 0;
-                for (int q = 0; q < 6; q++) sum += (double)du[(6 * r + q) * pairs + i] * g[q][j];
+                for (int q = 0; q < 6; q++) sum += (double)du[(6 * r + q) * pairs + i] * transform_g[q][j];
                 t[r][j] = sum;
             }
         for (int a = 0; a < 3; a++)
             for (int j = 0; j < 3; j++) {
                 double sum = 0;
-                for (int r = 0; r < 6; r++) sum += g[r][a] * t[r][j];
+                for (int r = 0; r < 6; r++) sum += transform_g[r][a] * t[r][j];
                 out[i * 9 + 3 * a + j] = (float)sum;
             }
     }
